@@ -1,0 +1,69 @@
+// Typed errors. Every failure a user can cause (bad files, bad options, bad ids) surfaces as one of these,
+// with a `code` that programs can switch on and a message that names what is wrong and where.
+
+export type ErrorCode =
+  | 'WASM_LOAD' // the kernels .wasm could not be fetched, compiled or instantiated
+  | 'WEIGHTS' // a safetensors file is malformed or does not match the model
+  | 'CONFIG' // config.json / generation_config.json is malformed or inconsistent
+  | 'UNSUPPORTED' // a valid input that this runtime does not implement (names what is missing)
+  | 'INPUT' // bad arguments to a public function (ids out of range, wrong shapes, bad options)
+  | 'SOURCE' // a model source (folder, URL, buffers) could not be read
+  | 'ABORTED' // cancelled through an AbortSignal
+  | 'MEMORY'; // wasm linear memory could not grow to what the model needs
+
+export class Seq2SeqError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class WasmLoadError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WASM_LOAD', message, options);
+  }
+}
+
+export class WeightsError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WEIGHTS', message, options);
+  }
+}
+
+export class ConfigError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG', message, options);
+  }
+}
+
+export class UnsupportedError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+
+export class InputError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INPUT', message, options);
+  }
+}
+
+export class SourceError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SOURCE', message, options);
+  }
+}
+
+export class AbortedError extends Seq2SeqError {
+  constructor(message = 'generation was aborted', options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
+  }
+}
+
+export class MemoryError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MEMORY', message, options);
+  }
+}
