@@ -1,0 +1,51 @@
+// Embedding lookups and position tables. Ids are validated by the caller (bindings) before they get here.
+
+/** out[i, :] = table[ids[i], :] * scale   (ids: i32[n], table [V, dim]) */
+export function embed_f32(table: usize, ids: usize, n: i32, dim: i32, scale: f32, out: usize): void {
+  const rowBytes = <usize>dim << 2;
+  const sv = f32x4.splat(scale);
+  for (let i = 0; i < n; i++) {
+    const src = table + <usize>load<i32>(ids + (<usize>i << 2)) * rowBytes;
+    const dst = out + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 4 <= dim; j += 4) v128.store(dst + (<usize>j << 2), f32x4.mul(v128.load(src + (<usize>j << 2)), sv));
+    for (; j < dim; j++) store<f32>(dst + (<usize>j << 2), load<f32>(src + (<usize>j << 2)) * scale);
+  }
+}
+
+/** out[i, :] += table[ids[i], :]   (position rows chosen per token: learned, sinusoidal or padding-aware) */
+export function gather_add_f32(table: usize, ids: usize, n: i32, dim: i32, out: usize): void {
+  const rowBytes = <usize>dim << 2;
+  for (let i = 0; i < n; i++) {
+    const src = table + <usize>load<i32>(ids + (<usize>i << 2)) * rowBytes;
+    const dst = out + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 4 <= dim; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; j < dim; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    }
+  }
+}
+
+/**
+ * Marian's static sinusoids (transformers MarianSinusoidalPositionalEmbedding): row p, column i < d/2 is
+ * sin(p / 10000^(2i/d)), column d/2 + i is cos(same) — all sines first, then all cosines; computed in
+ * float64 and rounded to float32 like the numpy original. For odd d the sine half has ceil(d/2) columns.
+ */
+export function sinusoidal_positions_f32(out: usize, rows: i32, dim: i32): void {
+  const sentinel = dim % 2 == 0 ? dim / 2 : dim / 2 + 1;
+  for (let p = 0; p < rows; p++) {
+    const row = out + (<usize>p * <usize>dim << 2);
+    for (let j = 0; j < dim; j++) {
+      // numpy: position_enc[pos, j] = pos / 10000^(2*(j//2)/dim); sin goes to columns [0, sentinel) from even j,
+      // cos to [sentinel, dim) from odd j.
+      const angle = <f64>p / Math.pow(10000.0, <f64>(2 * (j / 2)) / <f64>dim);
+      if (j % 2 == 0) store<f32>(row + (<usize>(j / 2) << 2), <f32>Math.sin(angle));
+      else store<f32>(row + (<usize>(sentinel + j / 2) << 2), <f32>Math.cos(angle));
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// Vector math shared by the kernels: exp, sigmoid-style helpers and horizontal sums on f32x4.
+// Accuracy target: ~2 ulp for exp, so kernels built on it stay well within 1e-5 relative of float64.
+
+// @ts-ignore: decorator
+@inline export const F32_MIN: f32 = -3.4028234663852886e38; // torch.finfo(float32).min: transformers' mask value
+
+// exp(x) for each lane. Cody-Waite range reduction x = n·ln2 + r, |r| <= ln2/2, then a degree-6
+// polynomial for e^r (Cephes expf coefficients) and 2^n built in the exponent bits.
+// Lanes below -87.3 flush to exactly 0 (true result is subnormal or 0), above 88.7 saturate to +inf.
+// @ts-ignore: decorator
+@inline export function exp_f32x4(x: v128): v128 {
+  const hi = f32x4.splat(88.7228391);
+  const lo = f32x4.splat(-87.3365448);
+  const underflow = f32x4.lt(x, lo);
+  const overflow = f32x4.gt(x, hi);
+  let xc = f32x4.min(f32x4.max(x, lo), hi);
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // r = x - n*ln2 in two steps so r keeps full precision
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const r2 = f32x4.mul(r, r);
+  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1.0));
+  // 2^n: n in [-126, 128]; split into two factors so n = 128 (x near 88.7) does not overflow the exponent.
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const n1 = i32x4.shr_s(ni, 1);
+  const n2 = i32x4.sub(ni, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  let y = f32x4.mul(f32x4.mul(p, s1), s2);
+  y = v128.bitselect(f32x4.splat(0), y, underflow);
+  y = v128.bitselect(f32x4.splat(Infinity), y, overflow);
+  // NaN in -> NaN out (min/max above may have replaced it)
+  return v128.bitselect(x, y, f32x4.ne(x, x));
+}
+
+// x / (1 + exp(-z)) lane-wise: the shape of silu (z = x) and tanh-gelu (z = 2u).
+// @ts-ignore: decorator
+@inline export function mul_sigmoid_f32x4(x: v128, z: v128): v128 {
+  const e = exp_f32x4(f32x4.neg(z));
+  return f32x4.div(x, f32x4.add(f32x4.splat(1.0), e));
+}
+
+// erfc(z) lane-wise for any sign (Numerical Recipes erfcc: fractional error < 1.2e-7 everywhere, so the
+// tail of gelu for negative inputs keeps its relative accuracy, which erf-based formulas lose).
+// @ts-ignore: decorator
+@inline export function erfc_f32x4(z: v128): v128 {
+  const a = f32x4.abs(z);
+  const one = f32x4.splat(1.0);
+  const t = f32x4.div(one, f32x4.add(one, f32x4.mul(f32x4.splat(0.5), a)));
+  let p = f32x4.splat(0.17087277);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  const e = f32x4.mul(t, exp_f32x4(f32x4.sub(p, f32x4.mul(a, a))));
+  // erfc(-a) = 2 - erfc(a)
+  return v128.bitselect(f32x4.sub(f32x4.splat(2.0), e), e, f32x4.lt(z, f32x4.splat(0)));
+}
+
+// @ts-ignore: decorator
+@inline export function hsum_f32x4(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// @ts-ignore: decorator
+@inline export function hmax_f32x4(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}
+
+// Scalar erfc in f64 for the reference kernels (same NR formula, so the references stay independent of SIMD).
+export function erfc_f64(z: f64): f64 {
+  const a = Math.abs(z);
+  const t = 1.0 / (1.0 + 0.5 * a);
+  const p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const e = t * Math.exp(p - a * a);
+  return z >= 0 ? e : 2.0 - e;
+}

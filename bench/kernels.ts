@@ -1,0 +1,51 @@
+// Kernel throughput: GFLOP/s of our packed GEMM/GEMV per shape, single thread, beside this CPU's measured
+// 128-bit SIMD peak. A benchmark, not a test. `--json` prints the same figures as one JSON object.
+//   node dist/bench/kernels.js [--json] [--samples N]
+import { loadKernels } from '../bindings/wasm.js';
+import { Heap } from '../bindings/arena.js';
+import { timeIt, loadAverage, waitForIdle, type Sample } from './stats.js';
+
+export const GEMM_SHAPES: [number, number, number][] = [
+  [1, 512, 512], [1, 512, 2048], [1, 512, 58101], [64, 512, 2048], [128, 512, 512], [512, 512, 512],
+];
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const samples = Number(args[args.indexOf('--samples') + 1]) || 15;
+
+const k = await loadKernels();
+const heap = new Heap(k);
+
+// Peak: 12 chains x (mul + add) x 4 lanes per iteration.
+const PROBE_ITERS = 2_000_000;
+const peakT = timeIt(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 });
+const peak = (PROBE_ITERS * 12 * 2 * 4) / (peakT.median * 1e6);
+
+interface Row { m: number; k: number; n: number; kernel: string; ms: Sample; gflops: number; gflopsP10: number; gflopsP90: number; ofPeak: number; load: number | null }
+const rows: Row[] = [];
+for (const [m, kk, n] of GEMM_SHAPES) {
+  const load = await waitForIdle(1.0, 10_000);
+  const mark = heap.mark();
+  const a = heap.alloc(m * kk * 4), w = heap.alloc(n * kk * 4), c = heap.alloc(m * n * 4);
+  const f = heap.f32();
+  for (let i = 0; i < m * kk; i++) f[(a >>> 2) + i] = Math.random() - 0.5;
+  for (let i = 0; i < n * kk; i++) f[(w >>> 2) + i] = Math.random() - 0.5;
+  const packed = heap.alloc(k.packed_size_f32(n, kk) * 4);
+  k.pack_f32_n8(w, 0, n, kk, packed);
+  const kernel = m === 1 ? 'gemv_f32_1x24' : 'gemm_f32_4x8';
+  const ms = timeIt(() => k.linear_f32(a, kk, packed, c, n, m, kk, n, 0), { samples, minMs: 40 });
+  const flop = 2 * m * kk * n;
+  const g = (t: number) => flop / (t * 1e6);
+  rows.push({ m, k: kk, n, kernel, ms, gflops: g(ms.median), gflopsP10: g(ms.p90), gflopsP90: g(ms.p10), ofPeak: g(ms.median) / peak, load });
+  heap.release(mark);
+}
+
+if (json) {
+  console.log(JSON.stringify({ peakGflops: peak, threads: 1, rows }, null, 1));
+} else {
+  console.log(`128-bit SIMD peak (measured, mul+add, 1 thread): ${peak.toFixed(1)} GFLOP/s   load avg ${loadAverage()}`);
+  console.log('   M     K      N  kernel          ms (median)   GFLOP/s  [p10..p90]      % peak');
+  for (const r of rows) {
+    console.log(`${String(r.m).padStart(4)} ${String(r.k).padStart(5)} ${String(r.n).padStart(6)}  ${r.kernel.padEnd(14)} ${r.ms.median.toFixed(4).padStart(11)}  ${r.gflops.toFixed(1).padStart(8)}  [${r.gflopsP10.toFixed(1)}..${r.gflopsP90.toFixed(1)}]  ${(100 * r.ofPeak).toFixed(0).padStart(6)}%${r.load !== null && r.load >= 1 ? `  (load ${r.load})` : ''}`);
+  }
+}

@@ -1,0 +1,36 @@
+// Command-line entry: `wasm-seq2seq <command> [options]`. Each command is a small function over the library.
+import { hasWasmSimd, loadKernels } from './wasm.js';
+import { Heap } from './arena.js';
+import { Seq2SeqError } from './errors.js';
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, { run: Command; help: string }> = {
+  info: {
+    help: 'show the runtime: WebAssembly SIMD support, kernels loaded, memory',
+    run: async () => {
+      const k = await loadKernels();
+      const h = new Heap(k);
+      console.log(JSON.stringify({ simd: hasWasmSimd(), node: process.version, heapBase: h.used, memoryBytes: k.memory.buffer.byteLength }, null, 1));
+      return 0;
+    },
+  },
+};
+
+function usage(): string {
+  return ['usage: wasm-seq2seq <command> [options]', '', 'commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.help}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') { console.log(usage()); return 0; }
+  const cmd = commands[name];
+  if (!cmd) { console.error(`wasm-seq2seq: unknown command '${name}'\n\n${usage()}`); return 2; }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof Seq2SeqError) { console.error(`wasm-seq2seq ${name}: ${e.name}: ${e.message}`); return 1; }
+    throw e;
+  }
+}

@@ -1,0 +1,220 @@
+// Norms, softmax, activations and embeddings against float64 references on random data and edge values.
+import { describe, expect, it } from 'vitest';
+import { erfc64, heap, maxRelErr, randomF32, rng } from '../helpers/kernels.js';
+
+const TOL = 1e-5;
+const F32_MIN = -3.4028234663852886e38;
+
+describe('layer_norm / rms_norm', () => {
+  const dims = [1, 3, 8, 63, 512, 1031];
+  for (const n of dims) {
+    for (const offset of [0, 100]) {
+      it(`n=${n} rows=3 mean offset ${offset}`, async () => {
+        const h = await heap();
+        const r = rng(n * 7 + offset);
+        const rows = 3;
+        const x = randomF32(rows * n, r, offset - 2, offset + 2);
+        const g = randomF32(n, r, 0.5, 1.5), b = randomF32(n, r, -0.5, 0.5);
+        const eps = 1e-5;
+        const wantLN = new Float64Array(rows * n), wantRMS = new Float64Array(rows * n), scaleLN = new Float64Array(rows * n);
+        for (let i = 0; i < rows; i++) {
+          const row = x.subarray(i * n, (i + 1) * n);
+          let mean = 0; for (const v of row) mean += v; mean /= n;
+          let vr = 0; for (const v of row) vr += (v - mean) ** 2; vr /= n;
+          let ms = 0; for (const v of row) ms += v * v; ms /= n;
+          for (let j = 0; j < n; j++) {
+            wantLN[i * n + j] = ((row[j] - mean) / Math.sqrt(vr + eps)) * g[j] + b[j];
+            // the magnitudes the output is summed from: |x̂·γ| + |β| (β may cancel the first term), plus the
+            // one error no f32 kernel can avoid: the mean rounded to f32, amplified by |mean|/σ. (Divided by
+            // TOL so that term is allowed in full.)
+            const meanUlp = Math.abs(mean) * 2 ** -24 / Math.sqrt(vr + eps);
+            scaleLN[i * n + j] = Math.abs(((row[j] - mean) / Math.sqrt(vr + eps)) * g[j]) + Math.abs(b[j]) + Math.abs(g[j]) * meanUlp / TOL;
+            wantRMS[i * n + j] = (row[j] / Math.sqrt(ms + 1e-6)) * g[j];
+          }
+        }
+        const px = h.putF32(x).ptr, pg = h.putF32(g).ptr, pb = h.putF32(b).ptr, py = h.alloc(rows * n * 4);
+        for (const fn of ['layer_norm_f32', 'layer_norm_f32_ref'] as const) {
+          h.k[fn](px, pg, pb, py, rows, n, eps);
+          // LN output is O(1) but for offset 100 the input's own f32 rounding (ulp ~1e-5) limits it.
+          const e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + rows * n), wantLN, 1e-30, scaleLN);
+          expect(e.err, `${fn} at ${e.at}`).toBeLessThan(TOL);
+        }
+        for (const fn of ['rms_norm_f32', 'rms_norm_f32_ref'] as const) {
+          h.k[fn](px, pg, py, rows, n, 1e-6);
+          const e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + rows * n), wantRMS);
+          expect(e.err, `${fn} at ${e.at}`).toBeLessThan(TOL);
+        }
+        // in place: y == x
+        h.k.layer_norm_f32(px, pg, pb, px, rows, n, eps);
+        expect(maxRelErr(h.f32().subarray(px >>> 2, (px >>> 2) + rows * n), wantLN, 1e-30, scaleLN).err).toBeLessThan(TOL);
+      });
+    }
+  }
+});
+
+function softmaxRef(x: Float32Array, n: number, mask?: Float32Array): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    const v = Array.from(x.subarray(r * n, (r + 1) * n), (e, j) => (mask ? Math.max(Math.fround(e + mask[r * n + j]), F32_MIN) : e));
+    const mx = Math.max(...v);
+    if (mx === -Infinity) { for (let j = 0; j < n; j++) out[r * n + j] = 1 / n; continue; }
+    let s = 0; for (const e of v) s += Math.exp(e - mx);
+    for (let j = 0; j < n; j++) out[r * n + j] = Math.exp(v[j] - mx) / s;
+  }
+  return out;
+}
+
+describe('softmax / log_softmax', () => {
+  const cases: [string, number, number, number][] = [
+    ['n=1', 4, 1, 1], ['n=3', 3, 3, 5], ['n=5 large magnitudes', 2, 5, 1e4], ['n=101', 5, 101, 30],
+    ['n=1031 magnitudes 80', 2, 1031, 80], ['vocab-size row', 1, 58101, 20],
+  ];
+  for (const [name, rows, n, mag] of cases) {
+    it(name, async () => {
+      const h = await heap();
+      const r = rng(n + rows);
+      const x = randomF32(rows * n, r, -mag, mag);
+      const want = softmaxRef(x, n);
+      for (const fn of ['softmax_f32', 'softmax_f32_ref'] as const) {
+        const p = h.putF32(x).ptr;
+        h.k[fn](p, rows, n, 0, 0);
+        // relative 1e-5, with an absolute floor at f32's smallest normal: the vector exp flushes to 0 below it
+        const e = maxRelErr(h.f32().subarray(p >>> 2, (p >>> 2) + rows * n), want, 1.2e-38 / TOL);
+        expect(e.err, `${fn} at ${e.at}`).toBeLessThan(TOL);
+      }
+      const p = h.putF32(x).ptr;
+      h.k.log_softmax_f32(p, rows, n);
+      const got = h.f32().subarray(p >>> 2, (p >>> 2) + rows * n);
+      // log-probs in float64: x - max - log(sum(exp(x - max))), compared relative to their magnitude
+      const wantLog = new Float64Array(rows * n);
+      for (let i = 0; i < rows; i++) {
+        const row = Array.from(x.subarray(i * n, (i + 1) * n));
+        const mx = Math.max(...row);
+        const lse = Math.log(row.reduce((acc, v) => acc + Math.exp(v - mx), 0));
+        for (let j = 0; j < n; j++) wantLog[i * n + j] = row[j] - mx - lse;
+      }
+      const e = maxRelErr(got, wantLog, 1e-6);
+      expect(e.err, `log_softmax at ${e.at}`).toBeLessThan(TOL);
+    });
+  }
+
+  it('additive masks, a fully masked row, and an all -inf row never give NaN', async () => {
+    const h = await heap();
+    const n = 7, rows = 4;
+    const x = randomF32(rows * n, rng(3), -5, 5);
+    x.fill(-Infinity, 3 * n, 4 * n); // row 3: nothing possible
+    const mask = new Float32Array(rows * n);
+    for (const j of [0, 4, 6]) mask[j] = F32_MIN; // row 0: some keys masked
+    mask.fill(F32_MIN, n, 2 * n); // row 1: every key masked -> uniform, as transformers gives
+    const want = softmaxRef(x, n, mask);
+    for (const fn of ['softmax_f32', 'softmax_f32_ref'] as const) {
+      const p = h.putF32(x).ptr, pm = h.putF32(mask).ptr;
+      h.k[fn](p, rows, n, pm, n);
+      const got = h.f32().subarray(p >>> 2, (p >>> 2) + rows * n);
+      expect(got.some(Number.isNaN), fn).toBe(false);
+      expect(maxRelErr(got, want).err, fn).toBeLessThan(TOL);
+      expect(got[0]).toBe(0);
+      for (let j = 0; j < n; j++) expect(got[n + j]).toBeCloseTo(1 / n, 6);
+      for (let j = 0; j < n; j++) expect(got[3 * n + j]).toBeCloseTo(1 / n, 6);
+    }
+    // a mask row shared by all rows (maskStride 0)
+    const p = h.putF32(x.subarray(0, 2 * n)).ptr, pm = h.putF32(mask.subarray(0, n)).ptr;
+    h.k.softmax_f32(p, 2, n, pm, 0);
+    const got = h.f32().subarray(p >>> 2, (p >>> 2) + 2 * n);
+    expect(got[n + 0]).toBe(0);
+    expect(got[n + 4]).toBe(0);
+  });
+});
+
+function gelu64(v: number) { return 0.5 * v * erfc64Signed(-v / Math.SQRT2); }
+function erfc64Signed(z: number) { return z >= 0 ? erfc64(z) : 2 - erfc64(-z); }
+// 0.5·v·(1 + tanh u) written as v·sigmoid(2u): the same function, without 1 + tanh(u) cancelling to 0 in f64
+function geluTanh64(v: number) { return v / (1 + Math.exp(-2 * Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))); }
+const ATOL_ACT = 1e-20;
+function silu64(v: number) { return v / (1 + Math.exp(-v)); }
+
+describe('activations', () => {
+  const r = rng(42);
+  const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 3, -3, 8, -8, 12, -12, 30, -30, 100, -100];
+  const x = new Float32Array([...special, ...randomF32(997, r, -14, 14)]);
+  const table: [string, (v: number) => number, number][] = [
+    ['relu', (v) => Math.max(v, 0), 0], ['gelu', gelu64, 1], ['gelu_tanh', geluTanh64, 2], ['silu', silu64, 3],
+  ];
+  for (const [name, f, kind] of table) {
+    it(name, async () => {
+      const h = await heap();
+      const want = Float64Array.from(x, f);
+      const px = h.putF32(x).ptr, py = h.alloc(x.length * 4);
+      h.k[`${name}_f32` as 'relu_f32'](px, py, x.length);
+      // relative 1e-5 with an absolute floor of 1e-20 (gelu's far negative tail is ~1e-28: rounding x/√2 in f32
+      // alone moves it by more than 1e-5 relative, and nothing downstream can see it)
+      let e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + x.length), want, ATOL_ACT / TOL);
+      expect(e.err, `${name} at x=${x[e.at]}`).toBeLessThan(TOL);
+      h.k.activation_f32_ref(px, py, x.length, kind);
+      e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + x.length), want, ATOL_ACT / TOL);
+      expect(e.err, `${name} ref at x=${x[e.at]}`).toBeLessThan(TOL);
+      // in place
+      h.k[`${name}_f32` as 'relu_f32'](px, px, x.length);
+      expect(maxRelErr(h.f32().subarray(px >>> 2, (px >>> 2) + x.length), want, ATOL_ACT / TOL).err).toBeLessThan(TOL);
+    });
+  }
+
+  it('gated_gelu, add, scale, exp', async () => {
+    const h = await heap();
+    const n = 101;
+    const a = randomF32(n, r, -6, 6), b = randomF32(n, r, -2, 2);
+    const pa = h.putF32(a).ptr, pb = h.putF32(b).ptr, po = h.alloc(n * 4);
+    const view = () => h.f32().subarray(po >>> 2, (po >>> 2) + n);
+    h.k.gated_gelu_f32(pa, pb, po, n);
+    expect(maxRelErr(view(), Float64Array.from(a, (v, i) => geluTanh64(v) * b[i]), ATOL_ACT / TOL).err).toBeLessThan(TOL);
+    h.k.add_f32(pa, pb, po, n);
+    expect(maxRelErr(view(), Float64Array.from(a, (v, i) => Math.fround(v + b[i])), 0).err).toBe(0);
+    h.k.scale_f32(pa, 0.125, po, n);
+    expect(maxRelErr(view(), Float64Array.from(a, (v) => v * 0.125), 0).err).toBe(0);
+    const xs = new Float32Array([...randomF32(n - 8, r, -87, 88), 0, -0, -1000, 1000, -87.5, 88.5, NaN, -Infinity]);
+    const px = h.putF32(xs).ptr;
+    h.k.exp_f32(px, po, n);
+    const got = view();
+    const want = Float64Array.from(xs, (v) => { const e = Math.exp(v); return e < 1.1754943508222875e-38 ? 0 : e > 3.4028234663852886e38 ? Infinity : e; });
+    expect(maxRelErr(got, want).err).toBeLessThan(2e-7 * 8); // within a few f32 ulps
+  });
+});
+
+describe('embeddings', () => {
+  it('embed_f32 gathers and scales rows; gather_add_f32 adds position rows', async () => {
+    const h = await heap();
+    const r = rng(5);
+    const V = 37, D = 13, n = 9;
+    const table = randomF32(V * D, r), pos = randomF32(20 * D, r);
+    const ids = Int32Array.from({ length: n }, () => Math.floor(r() * V));
+    const posIds = Int32Array.from({ length: n }, (_, i) => (i * 7) % 20);
+    const pt = h.putF32(table).ptr, pp = h.putF32(pos).ptr;
+    const pi = h.alloc(n * 4), ppi = h.alloc(n * 4);
+    h.i32().set(ids, pi >>> 2); h.i32().set(posIds, ppi >>> 2);
+    const out = h.alloc(n * D * 4);
+    h.k.embed_f32(pt, pi, n, D, 8, out);
+    h.k.gather_add_f32(pp, ppi, n, D, out);
+    const got = h.f32().subarray(out >>> 2, (out >>> 2) + n * D);
+    for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) {
+      expect(got[i * D + j]).toBe(Math.fround(Math.fround(table[ids[i] * D + j] * 8) + pos[posIds[i] * D + j]));
+    }
+  });
+
+  for (const D of [64, 7, 512]) {
+    it(`sinusoidal positions (Marian layout, d=${D})`, async () => {
+      const h = await heap();
+      const rows = 70;
+      const out = h.alloc(rows * D * 4);
+      h.k.sinusoidal_positions_f32(out, rows, D);
+      const got = h.f32().subarray(out >>> 2, (out >>> 2) + rows * D);
+      const half = Math.ceil(D / 2);
+      for (let p = 0; p < rows; p++) {
+        for (let i = 0; i < half; i++) {
+          const angle = p / Math.pow(10000, (2 * i) / D);
+          expect(got[p * D + i]).toBe(Math.fround(Math.sin(angle)));
+          if (half + i < D) expect(got[p * D + half + i]).toBe(Math.fround(Math.cos(angle)));
+        }
+      }
+    });
+  }
+});

@@ -1,0 +1,114 @@
+// The kernels module: really SIMD, loadable from every kind of source, and a heap that survives growth.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import binaryen from 'binaryen';
+import { DEFAULT_WASM_URL, KERNEL_FUNCTIONS, loadKernels } from '../bindings/wasm.js';
+import { Heap } from '../bindings/arena.js';
+import { WasmLoadError, MemoryError } from '../bindings/errors.js';
+
+const wasmPath = new URL('../build/kernels.wasm', import.meta.url);
+const bytes = readFileSync(wasmPath);
+
+describe('kernels.wasm is a SIMD build', () => {
+  // Disassemble with binaryen and look inside the hot functions: a build without `--enable simd` cannot
+  // produce these instructions, so it fails here.
+  const mod = binaryen.readBinary(bytes);
+  mod.setFeatures(binaryen.Features.All);
+  const text = mod.emitText();
+  const body = (exportName: string) => {
+    // the release build has no name section: find the function through its export
+    const m = text.match(new RegExp(`\\(export "${exportName}" \\(func (\\$\\S+)\\)\\)`));
+    expect(m, `export ${exportName}`).not.toBeNull();
+    const start = text.indexOf(`(func ${m![1]} `);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const next = text.indexOf('\n (func ', start + 1);
+    return text.slice(start, next < 0 ? undefined : next);
+  };
+  it.each([
+    ['gemm_f32_4x8', 'f32x4.mul'], ['gemv_f32_1x24', 'f32x4.mul'], ['layer_norm_f32', 'f32x4.sub'],
+    ['softmax_f32', 'f32x4.max'], ['attention_f32', 'f32x4.mul'], ['gelu_f32', 'f32x4.div'], ['silu_f32', 'f32x4.div'],
+  ])('%s uses %s', (fn, op) => {
+    const b = body(fn);
+    expect(b).toContain(op);
+    expect(b).toContain('v128.load');
+  });
+  it('has no imports (nothing to wire up in any runtime)', () => {
+    expect(WebAssembly.Module.imports(new WebAssembly.Module(bytes))).toEqual([]);
+  });
+  it('exports exactly what the TypeScript side declares', () => {
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
+    expect(names).toEqual([...KERNEL_FUNCTIONS, 'memory', '_initialize'].sort());
+  });
+});
+
+describe('loadKernels sources', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/kernels.wasm') { res.writeHead(200, { 'content-type': 'application/wasm' }); res.end(bytes); return; }
+      if (req.url === '/octet.wasm') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.end(bytes); return; }
+      res.writeHead(404); res.end('no');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const works = async (src: Parameters<typeof loadKernels>[0]) => {
+    const k = await loadKernels(src);
+    // a real call through the instance: 2-element add
+    const h = new Heap(k);
+    const a = h.putF32(new Float32Array([1, 2])).ptr, b = h.putF32(new Float32Array([10, 20])).ptr;
+    k.add_f32(a, b, a, 2);
+    expect(Array.from(h.f32().subarray(a >>> 2, (a >>> 2) + 2))).toEqual([11, 22]);
+  };
+
+  it('default (shipped file beside the module)', () => works(undefined));
+  it('WebAssembly.Module (Cloudflare Workers)', () => works(new WebAssembly.Module(bytes)));
+  it('Uint8Array and ArrayBuffer', async () => {
+    await works(new Uint8Array(bytes));
+    await works(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  });
+  it('file path and file: URL', async () => {
+    await works(wasmPath.pathname);
+    await works(wasmPath);
+    expect(DEFAULT_WASM_URL.href).toBe(wasmPath.href);
+  });
+  it('http URL (streaming compile) and a non-wasm content type (byte compile)', async () => {
+    await works(`${base}/kernels.wasm`);
+    await works(new URL(`${base}/octet.wasm`));
+    await works(fetch(`${base}/kernels.wasm`));
+  });
+  it('clear typed errors', async () => {
+    await expect(loadKernels(`${base}/missing.wasm`)).rejects.toThrow(/HTTP 404/);
+    await expect(loadKernels(`${base}/missing.wasm`)).rejects.toBeInstanceOf(WasmLoadError);
+    await expect(loadKernels(new Uint8Array([1, 2, 3]))).rejects.toThrow(WasmLoadError);
+    // a valid module that is not ours
+    await expect(loadKernels(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow(/lacks exports .*gemm_f32_4x8/);
+    await expect(loadKernels('/nonexistent/kernels.wasm')).rejects.toThrow(WasmLoadError);
+  });
+});
+
+describe('Heap', () => {
+  it('grows memory, re-takes views, aligns, and releases to a mark', async () => {
+    const k = await loadKernels();
+    const h = new Heap(k);
+    const a = h.putF32(new Float32Array([1, 2, 3]));
+    const before = k.memory.buffer.byteLength;
+    const mark = h.mark();
+    const big = h.alloc(8 * 2 ** 20); // forces growth: old views are detached
+    expect(k.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(big % 64).toBe(0);
+    expect(Array.from(h.view(a))).toEqual([1, 2, 3]); // a fresh view over the new buffer
+    h.release(mark);
+    expect(h.mark()).toBe(mark);
+    expect(h.peak).toBeGreaterThanOrEqual(big + 8 * 2 ** 20);
+    expect(h.alloc(16)).toBe(big); // memory reused after release
+    expect(() => h.alloc(-1)).toThrow(MemoryError);
+    expect(() => h.alloc(2 ** 33)).toThrow(MemoryError);
+    expect(() => h.release(h.mark() + 64)).toThrow(MemoryError);
+  });
+});
