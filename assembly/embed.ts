@@ -49,3 +49,18 @@ export function sinusoidal_positions_f32(out: usize, rows: i32, dim: i32): void 
     }
   }
 }
+
+/**
+ * out[i, :] = W[ids[i], :] * scale, reading W [n, k] from its packed panels (pack_f32_n8 layout: element (r, c)
+ * at panel r/8, float 8 + c*8 + r%8). A tied model keeps only the packed lm_head and gathers its embeddings
+ * from it: one copy of the largest matrix instead of two.
+ */
+export function embed_packed_f32(packed: usize, ids: usize, n: i32, k: i32, scale: f32, out: usize): void {
+  const panelBytes = <usize>(k + 1) * 8 << 2;
+  for (let i = 0; i < n; i++) {
+    const id = load<i32>(ids + (<usize>i << 2));
+    const src = packed + <usize>(id >> 3) * panelBytes + (<usize>(8 + (id & 7)) << 2);
+    const dst = out + (<usize>i * <usize>k << 2);
+    for (let j = 0; j < k; j++) store<f32>(dst + (<usize>j << 2), load<f32>(src + (<usize>j << 5)) * scale);
+  }
+}

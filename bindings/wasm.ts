@@ -45,6 +45,7 @@ export interface KernelExports {
   activation_f32_ref(x: number, out: number, n: number, kind: number): void;
   // embed.ts
   embed_f32(table: number, ids: number, n: number, dim: number, scale: number, out: number): void;
+  embed_packed_f32(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
   gather_add_f32(table: number, ids: number, n: number, dim: number, out: number): void;
   sinusoidal_positions_f32(out: number, rows: number, dim: number): void;
   // probe.ts (benchmarks only)
@@ -63,7 +64,7 @@ export const KERNEL_FUNCTIONS = [
   'heap_base', 'copy_bytes', 'packed_size_f32', 'pack_f32_n8', 'gemm_f32_4x8', 'gemv_f32_1x24', 'linear_f32',
   'gemm_f32_ref', 'layer_norm_f32', 'rms_norm_f32', 'layer_norm_f32_ref', 'rms_norm_f32_ref', 'softmax_f32',
   'log_softmax_f32', 'softmax_f32_ref', 'relu_f32', 'gelu_f32', 'gelu_tanh_f32', 'silu_f32', 'gated_gelu_f32',
-  'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'gather_add_f32',
+  'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'embed_packed_f32', 'gather_add_f32',
   'sinusoidal_positions_f32', 'attention_f32', 'attention_f32_ref', 'simd_peak_probe',
 ] as const;
 

@@ -200,6 +200,22 @@ describe('embeddings', () => {
     }
   });
 
+  it('embed_packed_f32 gathers rows out of packed lm_head panels', async () => {
+    const h = await heap();
+    const r = rng(6);
+    const V = 19, D = 5, n = 7;
+    const table = randomF32(V * D, r);
+    const ids = Int32Array.from([0, 7, 8, 18, 3, 16, 9]);
+    const pt = h.putF32(table).ptr, packed = h.alloc(h.k.packed_size_f32(V, D) * 4);
+    h.k.pack_f32_n8(pt, 0, V, D, packed);
+    const pi = h.alloc(n * 4);
+    h.i32().set(ids, pi >>> 2);
+    const out = h.alloc(n * D * 4);
+    h.k.embed_packed_f32(packed, pi, n, D, 2.5, out);
+    const got = h.f32().subarray(out >>> 2, (out >>> 2) + n * D);
+    for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) expect(got[i * D + j]).toBe(Math.fround(table[ids[i] * D + j] * 2.5));
+  });
+
   for (const D of [64, 7, 512]) {
     it(`sinusoidal positions (Marian layout, d=${D})`, async () => {
       const h = await heap();
