@@ -1,0 +1,100 @@
+// Types shared by the model-independent generation layer (greedy and beam search as in transformers 4.40.2).
+
+/** One decoder pass over `rows` rows (rows = batch × beams, row r of sentence b, beam j is r = b*numBeams + j, like transformers). */
+export interface DecoderSession {
+  readonly vocabSize: number;
+  /** Feed one token per row (the last generated token; the first call gets decoder_start ids) and
+   *  return the raw logits, row-major [rows, vocabSize]. The array may be a view into wasm memory that is
+   *  only valid until the next call: read it before calling step/reorder again. */
+  step(tokens: Int32Array): Float32Array;
+  /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
+  reorder(index: Int32Array): void;
+  /** Optional: drop finished rows is NOT required; sessions always keep all rows. */
+}
+
+/** Makes a session for the current batch with every sentence repeated `numBeams` times (1 for greedy). */
+export type DecoderFactory = (numBeams: number) => DecoderSession;
+
+/** transformers' `early_stopping`: true stops a sentence as soon as num_beams hypotheses are finished; false
+ *  stops when no running beam can beat the worst finished one (heuristic on the current length); "never"
+ *  uses the longest possible length for that bound (with a positive length penalty). */
+export type EarlyStopping = boolean | 'never';
+
+/** Options of generate(), named after transformers' GenerationConfig fields (camelCase). `null` and
+ *  `undefined` both mean "not set". */
+export interface GenerateOptions {
+  /** Decoder length limit counting the decoder start token (HF max_length; default 20). */
+  maxLength?: number | null;
+  /** Number of tokens to generate after the start token; wins over maxLength (max_length = 1 + n). */
+  maxNewTokens?: number | null;
+  /** eos is forbidden while the decoder length (incl. start token) is below this. */
+  minLength?: number | null;
+  /** Same as minLength = 1 + n; wins over minLength like in HF. */
+  minNewTokens?: number | null;
+  numBeams?: number | null;
+  numReturnSequences?: number | null;
+  lengthPenalty?: number | null;
+  earlyStopping?: EarlyStopping | null;
+  repetitionPenalty?: number | null;
+  noRepeatNgramSize?: number | null;
+  /** Token sequences that may not be generated; [eos] alone is ignored (HF filters it out). */
+  badWordsIds?: readonly (readonly number[])[] | null;
+  forcedBosTokenId?: number | null;
+  forcedEosTokenId?: number | readonly number[] | null;
+  eosTokenId?: number | readonly number[] | null;
+  /** Fills finished rows; defaults to the first eos id (HF does the same, with a warning). */
+  padTokenId?: number | null;
+  /** Required: the first decoder input of every row. */
+  decoderStartTokenId?: number | null;
+  /** Checked between decoder steps; aborting rejects with AbortedError. */
+  signal?: AbortSignal | null;
+}
+
+/** `sequences`: one row per returned hypothesis (batch × numReturnSequences, sentence-major), each starting
+ *  with the decoder start token and right-padded to a common width. `scores`: beam search's
+ *  `sequences_scores` (length-penalised sum of processed log-probs, float32-rounded); null for greedy. */
+export interface GenerateOutput {
+  sequences: number[][];
+  scores: number[] | null;
+}
+
+/** Options after defaults and validation; what greedy.ts / beam.ts / processors.ts consume. */
+export interface ResolvedGenerateConfig {
+  maxLength: number;
+  minLength: number;
+  numBeams: number;
+  numReturnSequences: number;
+  lengthPenalty: number;
+  earlyStopping: EarlyStopping;
+  repetitionPenalty: number;
+  noRepeatNgramSize: number;
+  badWordsIds: number[][];
+  forcedBosTokenId: number | null;
+  forcedEosTokenIds: number[] | null;
+  /** Empty when no eos is configured: rows then only stop at maxLength. */
+  eosTokenIds: number[];
+  padTokenId: number;
+  decoderStartTokenId: number;
+  signal: AbortSignal | null;
+}
+
+/** One greedy step, for printing tokens as they come. Index b is sentence b of the batch. */
+export interface TokensEvent {
+  type: 'tokens';
+  /** Position of these tokens in the output rows (1 = first token after the start token). */
+  step: number;
+  /** The token appended to each row (pad for rows that had already finished). */
+  tokens: number[];
+  /** True where the row generated tokens[b] this step; false where it was already finished (pad fill). */
+  emitted: boolean[];
+  /** True where the row has produced an eos (this step or earlier). */
+  finished: boolean[];
+}
+
+/** Last event of a stream: the same result generate() returns. */
+export interface DoneEvent {
+  type: 'done';
+  output: GenerateOutput;
+}
+
+export type GenerationEvent = TokensEvent | DoneEvent;

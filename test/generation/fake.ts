@@ -1,0 +1,172 @@
+// Fake decoders for the generation tests.
+//
+// FakeSession: logits are a deterministic function of each row's whole token prefix, defined bit for bit
+// like `fake_logits` in tools/gen_reference.py (which produced reference.json): exact uint32 hashing, and
+// values that are exact in float32, so Python and TypeScript see identical logits. Because the logits
+// depend on the full prefix, a search that ignores reorder() (or reorders wrongly) gets different logits.
+//
+// ReplaySession: logits recorded by tools/gen_reference.py from the tiny checkpoints in test/fixtures, looked
+// up by prefix (fixture_replay.json), so the search can be checked against real transformers output.
+
+import { readFileSync } from 'node:fs';
+import type { DecoderFactory, DecoderSession, GenerateOptions } from '../../bindings/generation/types.js';
+
+export function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function hashTokens(seed: number, tokens: readonly number[]): number {
+  let h = fmix((seed ^ 0x811c9dc5) >>> 0);
+  for (const t of tokens) h = Math.imul((h ^ t) >>> 0, 16777619) >>> 0;
+  return fmix(h);
+}
+
+/** [-4, 4) in steps of 2^-17. */
+export function uniform(h: number, v: number): number {
+  const x = fmix((h ^ Math.imul(v, 0x9e3779b1)) >>> 0);
+  return ((x >>> 12) - 524288) / 131072;
+}
+
+export interface FakeParams {
+  seed: number;
+  vocab: number;
+  repeat_bonus: number;
+  /** [token, base, slope]: token's logit += base + slope * (prefix length - 1) */
+  eos_boost: [number, number, number][];
+}
+
+export function fakeLogits(p: FakeParams, sentence: number, prefix: readonly number[], out: Float32Array): void {
+  const hFull = hashTokens(hashTokens(p.seed, [sentence, 1]), prefix);
+  const hLast = hashTokens(hashTokens(p.seed, [sentence, 2]), [prefix[prefix.length - 1]]);
+  const row = new Float64Array(p.vocab);
+  for (let v = 0; v < p.vocab; v++) row[v] = 0.5 * uniform(hFull, v) + uniform(hLast, v);
+  row[prefix[prefix.length - 1]] += p.repeat_bonus;
+  for (const [tok, base, slope] of p.eos_boost) row[tok] += base + slope * (prefix.length - 1);
+  out.set(row);
+}
+
+/** Shared by both fakes: per-row prefixes that follow step() and reorder(), plus misuse checks. */
+abstract class PrefixSession implements DecoderSession {
+  readonly vocabSize: number;
+  readonly rows: number;
+  prefixes: number[][];
+  stepCalls = 0;
+  reorderCalls: Int32Array[] = [];
+  /** One buffer for every step, clobbered by reorder(): reading logits late gives NaN. */
+  private readonly buffer: Float32Array;
+
+  constructor(
+    vocabSize: number,
+    readonly batch: number,
+    readonly numBeams: number,
+    private readonly ignoreReorder = false,
+  ) {
+    this.vocabSize = vocabSize;
+    this.rows = batch * numBeams;
+    this.prefixes = Array.from({ length: this.rows }, () => []);
+    this.buffer = new Float32Array(this.rows * vocabSize);
+  }
+
+  protected abstract logits(sentence: number, prefix: readonly number[], out: Float32Array): void;
+
+  step(tokens: Int32Array): Float32Array {
+    if (tokens.length !== this.rows) throw new Error(`step got ${tokens.length} tokens for ${this.rows} rows`);
+    this.stepCalls++;
+    for (let r = 0; r < this.rows; r++) {
+      this.prefixes[r].push(tokens[r]);
+      const sentence = Math.floor(r / this.numBeams);
+      this.logits(sentence, this.prefixes[r], this.buffer.subarray(r * this.vocabSize, (r + 1) * this.vocabSize));
+    }
+    return this.buffer;
+  }
+
+  reorder(index: Int32Array): void {
+    if (index.length !== this.rows) throw new Error(`reorder got ${index.length} indices for ${this.rows} rows`);
+    index.forEach((src, r) => {
+      if (Math.floor(src / this.numBeams) !== Math.floor(r / this.numBeams)) {
+        throw new Error(`reorder moved row ${src} into another sentence's row ${r}`);
+      }
+    });
+    this.reorderCalls.push(index.slice());
+    this.buffer.fill(NaN);
+    if (this.ignoreReorder) return;
+    this.prefixes = Array.from(index, (src) => [...this.prefixes[src]]);
+  }
+}
+
+export class FakeSession extends PrefixSession {
+  constructor(
+    readonly params: FakeParams,
+    batch: number,
+    numBeams: number,
+    ignoreReorder = false,
+  ) {
+    super(params.vocab, batch, numBeams, ignoreReorder);
+  }
+
+  protected logits(sentence: number, prefix: readonly number[], out: Float32Array): void {
+    fakeLogits(this.params, sentence, prefix, out);
+  }
+}
+
+/** A factory that records the sessions it made. */
+export function fakeFactory(
+  params: FakeParams,
+  batch: number,
+  ignoreReorder = false,
+): DecoderFactory & { sessions: FakeSession[] } {
+  const sessions: FakeSession[] = [];
+  const factory = (numBeams: number) => {
+    const s = new FakeSession(params, batch, numBeams, ignoreReorder);
+    sessions.push(s);
+    return s;
+  };
+  return Object.assign(factory, { sessions });
+}
+
+export class ReplaySession extends PrefixSession {
+  misses = 0;
+  constructor(
+    private readonly table: Map<string, Float32Array>[],
+    vocabSize: number,
+    batch: number,
+    numBeams: number,
+  ) {
+    super(vocabSize, batch, numBeams);
+  }
+
+  protected logits(sentence: number, prefix: readonly number[], out: Float32Array): void {
+    const hit = this.table[sentence].get(prefix.join(','));
+    if (hit) {
+      out.set(hit);
+    } else {
+      // Rows of finished sentences (pad-fed) were never recorded; their logits must not matter.
+      this.misses++;
+      out.fill(0);
+    }
+  }
+}
+
+/** snake_case HF kwargs → GenerateOptions (camelCase). */
+export function toOptions(kwargs: Record<string, unknown>): GenerateOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(kwargs)) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  return out as GenerateOptions;
+}
+
+/** JSON with -Infinity (Python's json writes it; JSON.parse does not accept it). */
+export function readJson<T>(url: URL): T {
+  const text = readFileSync(url, 'utf8').replace(/-Infinity/g, '-1e999');
+  return JSON.parse(text) as T;
+}
+
+export function decodeFloat32(base64: string): Float32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  const copy = new Uint8Array(bytes); // own, aligned buffer
+  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+}
