@@ -1,0 +1,287 @@
+// Where model files come from: a local folder (Node), a base URL laid out like a Hugging Face repo
+// (`${base}/config.json`, `${base}/model.safetensors`, e.g. https://huggingface.co/<repo>/resolve/main), or
+// files already in memory. All three answer the same `read(file)` so the loader does not care which it has.
+
+import { parseConfig, type ModelConfig } from '../config.js';
+import { AbortedError, ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
+import { mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
+
+export interface FileProgress {
+  readonly file: string;
+  readonly loaded: number;
+  /** Undefined when the server sends no usable Content-Length. */
+  readonly total: number | undefined;
+}
+export type ProgressCallback = (e: FileProgress) => void;
+
+export interface ReadOptions {
+  readonly onProgress?: ProgressCallback;
+  readonly signal?: AbortSignal;
+  /** Resolve to undefined instead of throwing when the file does not exist. */
+  readonly optional?: boolean;
+}
+
+export interface ModelSource {
+  /** Names the source in error messages. */
+  readonly description: string;
+  /** The file's bytes; undefined only for an absent file read with `optional`. */
+  read(file: string, options?: ReadOptions): Promise<Uint8Array | undefined>;
+}
+
+/** `{ 'config.json': string | object | bytes, 'model.safetensors': bytes, ... }` */
+export type InMemoryFiles = Readonly<Record<string, string | ArrayBuffer | ArrayBufferView | object | undefined>>;
+export type SourceInput = string | URL | InMemoryFiles | ModelSource;
+
+const CHUNK = 16 << 20; // folder reads in 16 MiB steps so progress and abort work on big files
+
+const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function abortedError(signal: AbortSignal | undefined, e?: unknown): AbortedError | undefined {
+  if (signal?.aborted || (e instanceof Error && e.name === 'AbortError')) {
+    return new AbortedError('loading the model was aborted', { cause: signal?.reason ?? e });
+  }
+  return undefined;
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  const e = abortedError(signal);
+  if (e) throw e;
+}
+
+export function folderSource(dir: string | URL): ModelSource {
+  const shown = String(dir);
+  return {
+    description: `folder ${shown}`,
+    async read(file, opts = {}) {
+      let fs: typeof import('node:fs/promises');
+      let base: string;
+      try {
+        // Dynamic so that a browser bundle of this module does not pull in Node built-ins.
+        fs = await import('node:fs/promises');
+        base = typeof dir === 'string' ? dir : (await import('node:url')).fileURLToPath(dir);
+      } catch (e) {
+        throw new SourceError(`reading folder ${shown} needs Node.js file access (${errMessage(e)}); ` +
+          'pass a URL or in-memory files instead', { cause: e });
+      }
+      const path = `${base.replace(/[\\/]+$/, '') || base}/${file}`;
+      let handle: import('node:fs/promises').FileHandle;
+      try {
+        handle = await fs.open(path, 'r');
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ENOENT') throw new SourceError(`cannot open ${path}: ${errMessage(e)}`, { cause: e });
+        if (opts.optional) return undefined;
+        const isDir = await fs.stat(base).then((s) => s.isDirectory(), () => false);
+        throw new SourceError(isDir ? `${file} not found in folder ${shown} (${path})`
+          : `folder ${shown} does not exist (looking for ${file})`, { cause: e });
+      }
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile()) throw new SourceError(`${path} is not a regular file`);
+        const out = new Uint8Array(stat.size);
+        let loaded = 0;
+        opts.onProgress?.({ file, loaded, total: stat.size });
+        while (loaded < stat.size) {
+          checkAbort(opts.signal);
+          const { bytesRead } = await handle.read(out, loaded, Math.min(CHUNK, stat.size - loaded), loaded);
+          if (bytesRead === 0) throw new SourceError(`${path} ended after ${loaded} of ${stat.size} bytes while being read`);
+          loaded += bytesRead;
+          opts.onProgress?.({ file, loaded, total: stat.size });
+        }
+        return out;
+      } catch (e) {
+        if (e instanceof Seq2SeqError) throw e;
+        throw new SourceError(`cannot read ${path}: ${errMessage(e)}`, { cause: e });
+      } finally {
+        await handle.close();
+      }
+    },
+  };
+}
+
+export interface UrlSourceOptions {
+  /** Defaults to the global fetch. */
+  readonly fetch?: typeof fetch;
+  /** Extra request options, e.g. an Authorization header for gated repos. */
+  readonly init?: RequestInit;
+}
+
+export function urlSource(base: string | URL, options: UrlSourceOptions = {}): ModelSource {
+  const root = String(base).replace(/\/+$/, '');
+  return {
+    description: `URL ${root}`,
+    async read(file, opts = {}) {
+      const url = `${root}/${file}`;
+      const doFetch = options.fetch ?? globalThis.fetch;
+      let res: Response;
+      try {
+        res = await doFetch(url, { ...options.init, signal: opts.signal });
+      } catch (e) {
+        throw abortedError(opts.signal, e) ?? new SourceError(`GET ${url} failed: ${errMessage(e)}`, { cause: e });
+      }
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => undefined);
+        const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+        // 404/410 mean "no such file"; anything else (401/403 gated repo, 5xx) is a failure even for optional files.
+        const absent = res.status === 404 || res.status === 410;
+        if (absent && opts.optional) return undefined;
+        throw new SourceError(absent ? `${file} not found: GET ${url} answered ${status}` : `GET ${url} answered ${status}`);
+      }
+      return readBody(res, file, url, opts);
+    },
+  };
+}
+
+async function readBody(res: Response, file: string, url: string, opts: ReadOptions): Promise<Uint8Array> {
+  // With Content-Encoding the header counts compressed bytes while the body stream yields decoded ones.
+  const encoding = res.headers.get('content-encoding');
+  const length = res.headers.get('content-length');
+  const total = length !== null && /^\d+$/.test(length) && (!encoding || encoding === 'identity') ? Number(length) : undefined;
+  opts.onProgress?.({ file, loaded: 0, total });
+  let out = new Uint8Array(total ?? 1 << 20);
+  let loaded = 0;
+  try {
+    if (!res.body) {
+      out = new Uint8Array(await res.arrayBuffer());
+      loaded = out.length;
+      opts.onProgress?.({ file, loaded, total });
+    } else {
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (loaded + value.length > out.length) {
+          const grown = new Uint8Array(Math.max(out.length * 2, loaded + value.length));
+          grown.set(out.subarray(0, loaded));
+          out = grown;
+        }
+        out.set(value, loaded);
+        loaded += value.length;
+        opts.onProgress?.({ file, loaded, total });
+      }
+    }
+  } catch (e) {
+    throw abortedError(opts.signal, e) ??
+      new SourceError(`downloading ${url} failed after ${loaded} bytes: ${errMessage(e)}`, { cause: e });
+  }
+  if (total !== undefined && loaded !== total) {
+    throw new SourceError(`download of ${url} is incomplete: got ${loaded} of ${total} bytes`);
+  }
+  return loaded === out.length ? out : out.slice(0, loaded);
+}
+
+function isArrayBuffer(v: unknown): v is ArrayBuffer {
+  const tag = Object.prototype.toString.call(v);
+  return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]';
+}
+
+export function memorySource(files: InMemoryFiles): ModelSource {
+  return {
+    description: 'in-memory model files',
+    async read(file, opts = {}) {
+      const v = Object.hasOwn(files, file) ? files[file] : undefined;
+      if (v === undefined || v === null) {
+        if (opts.optional) return undefined;
+        throw new SourceError(`${file} is missing from the in-memory model files (given: ${Object.keys(files).join(', ') || 'none'})`);
+      }
+      // Text and parsed objects only make sense for JSON files; weights must be bytes.
+      const json = file.endsWith('.json');
+      let bytes: Uint8Array;
+      if (isArrayBuffer(v)) bytes = new Uint8Array(v);
+      else if (ArrayBuffer.isView(v)) bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      else if (json && typeof v === 'string') bytes = new TextEncoder().encode(v);
+      else if (json && typeof v === 'object') bytes = new TextEncoder().encode(JSON.stringify(v));
+      else throw new SourceError(`in-memory ${file} must be ${json ? 'a string, an object or bytes' : 'an ArrayBuffer or Uint8Array'}, got ${typeof v}`);
+      opts.onProgress?.({ file, loaded: bytes.length, total: bytes.length });
+      return bytes;
+    },
+  };
+}
+
+const isNode = () => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/** Strings are URLs when they start with http(s):// or blob:, folders otherwise (URLs anywhere but Node). */
+export function toModelSource(input: SourceInput): ModelSource {
+  if (typeof input === 'string') {
+    return /^(https?:\/\/|blob:)/i.test(input) || !isNode() ? urlSource(input) : folderSource(input);
+  }
+  if (input instanceof URL) return input.protocol === 'file:' ? folderSource(input) : urlSource(input);
+  const maybe = input as Partial<ModelSource>;
+  if (typeof maybe.read === 'function' && typeof maybe.description === 'string') return input as ModelSource;
+  if (typeof input !== 'object' || input === null) throw new SourceError(`not a model source: ${String(input)}`);
+  return memorySource(input as InMemoryFiles);
+}
+
+export interface LoadedModelFiles {
+  readonly config: ModelConfig;
+  readonly rawConfig: Record<string, unknown>;
+  readonly rawGenerationConfig: Record<string, unknown> | undefined;
+  readonly weights: TensorStore;
+}
+
+export interface LoadOptions {
+  readonly onProgress?: ProgressCallback;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Reads config.json (required), generation_config.json (optional) and the weights (model.safetensors, or the
+ * shards listed by model.safetensors.index.json). The config is validated before the weights are read, so a
+ * wrong or unsupported model fails before a large download.
+ */
+export async function loadModelFiles(input: SourceInput, options: LoadOptions = {}): Promise<LoadedModelFiles> {
+  const source = toModelSource(input);
+  const rawConfig = (await readJson(source, 'config.json', options, false))!;
+  const rawGenerationConfig = await readJson(source, 'generation_config.json', options, true);
+  const config = parseConfig(rawConfig, rawGenerationConfig);
+  const weights = await readWeights(source, options);
+  return { config, rawConfig, rawGenerationConfig, weights };
+}
+
+async function readJson(source: ModelSource, file: string, opts: LoadOptions, optional: boolean) {
+  checkAbort(opts.signal);
+  const bytes = await source.read(file, { ...opts, optional });
+  if (bytes === undefined) return undefined;
+  // The shard index describes weights; the other JSON files are configuration.
+  const Err = file.endsWith('.safetensors.index.json') ? WeightsError : ConfigError;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Err(`${file} from ${source.description} is not valid JSON: ${errMessage(e)}`, { cause: e });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Err(`${file} from ${source.description} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+// Same preference as from_pretrained: model.safetensors, else the sharded index.
+async function readWeights(source: ModelSource, opts: LoadOptions): Promise<TensorStore> {
+  checkAbort(opts.signal);
+  const single = await source.read('model.safetensors', { ...opts, optional: true });
+  if (single) return SafeTensors.parse(single, 'model.safetensors');
+  const index = await readJson(source, 'model.safetensors.index.json', opts, true);
+  if (!index) {
+    try {
+      await source.read('model.safetensors', opts); // not optional: throws the source's precise "not found"
+    } catch (e) {
+      if (!(e instanceof SourceError)) throw e;
+      throw new SourceError(`${e.message} (nor model.safetensors.index.json; only safetensors weights are read, ` +
+        'not pytorch_model.bin)', { cause: e });
+    }
+    throw new SourceError(`model.safetensors from ${source.description} vanished while loading`);
+  }
+  const map = index.weight_map;
+  if (typeof map !== 'object' || map === null) {
+    throw new WeightsError('model.safetensors.index.json: "weight_map" must be an object of tensor name → shard file');
+  }
+  const shards: Record<string, SafeTensors> = {};
+  for (const file of new Set(Object.values(map as Record<string, unknown>))) {
+    if (typeof file !== 'string' || file.includes('..')) {
+      throw new WeightsError(`model.safetensors.index.json names an invalid shard file ${JSON.stringify(file)}`);
+    }
+    checkAbort(opts.signal);
+    shards[file] = SafeTensors.parse((await source.read(file, opts))!, file);
+  }
+  return mergeShards(index, shards);
+}
