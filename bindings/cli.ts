@@ -2,10 +2,15 @@
 import { hasWasmSimd, loadKernels } from './wasm.js';
 import { Heap } from './arena.js';
 import { Seq2SeqError } from './errors.js';
+import { generateCommand } from './cli/generate.js';
 
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
+  generate: {
+    help: 'run a Hugging Face seq2seq checkpoint on token ids (greedy or beam search, transformers semantics)',
+    run: generateCommand,
+  },
   info: {
     help: 'show the runtime: WebAssembly SIMD support, kernels loaded, memory',
     run: async () => {

@@ -1,0 +1,13 @@
+// wasm-seq2seq: the public library API.
+export { loadModel, Seq2SeqModel, RUNNABLE_MODEL_TYPES } from './model/model.js';
+export type { LoadModelOptions, ModelGenerateOptions, TokenBatch } from './model/model.js';
+export type { GenerateOptions, GenerateOutput, GenerationEvent, TokensEvent, DoneEvent, EarlyStopping } from './generation/types.js';
+export type { ModelConfig, GenerationDefaults } from './config.js';
+export { SUPPORTED_MODEL_TYPES } from './config.js';
+export type { SourceInput, ModelSource, FileProgress, ProgressCallback } from './weights/source.js';
+export { folderSource, urlSource, memorySource } from './weights/source.js';
+export { loadKernels, hasWasmSimd, type WasmSource } from './wasm.js';
+export {
+  Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
+  type ErrorCode,
+} from './errors.js';

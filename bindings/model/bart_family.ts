@@ -1,0 +1,121 @@
+// Weight names and loading shared by the BART-family checkpoints (Marian, BART, mBART, M2M100/NLLB): they all
+// use transformers' BartAttention/BartEncoderLayer naming. A family passes the few options that differ.
+import type { Heap } from '../arena.js';
+import type { BartFamilyConfig } from '../config.js';
+import { expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
+import type { TensorStore } from '../weights/safetensors.js';
+import { activationKernel, FeedForward, Linear, Norm } from './layers.js';
+import type { DecoderLayer, EncDecWeights, EncoderLayer, Embedding, Positions } from './encdec.js';
+
+export interface FamilyOptions {
+  preNorm: boolean;
+  layernormEmbedding: boolean; // BART/mBART
+  finalNorms: boolean; // mBART/M2M100: encoder.layer_norm, decoder.layer_norm
+  /** Positions for each side, given the loaded weights (learned tables live in the weights). */
+  positions: (heap: Heap, w: CheckedWeights<string>, side: 'encoder' | 'decoder') => Positions | null;
+  /** Extra tensors the spec expects (e.g. learned embed_positions), keyed by our own names. */
+  extraSpec?: Record<string, TensorSpec>;
+  /** Stored tensors transformers ignores on load (Marian's saved sinusoids in old checkpoints). */
+  ignore?: (string | RegExp)[];
+}
+
+const LN_EPS = 1e-5; // nn.LayerNorm default: fixed for the whole family (not in config)
+
+function layerSpec(prefix: string, d: number, f: number, cross: boolean): Record<string, TensorSpec> {
+  const s: Record<string, TensorSpec> = {};
+  const lin = (name: string, out: number, inp: number) => {
+    s[`${prefix}.${name}.weight`] = { names: `${prefix}.${name}.weight`, shape: [out, inp] };
+    s[`${prefix}.${name}.bias`] = { names: `${prefix}.${name}.bias`, shape: [out] };
+  };
+  const ln = (name: string) => {
+    for (const t of ['weight', 'bias']) s[`${prefix}.${name}.${t}`] = { names: `${prefix}.${name}.${t}`, shape: [d] };
+  };
+  for (const a of cross ? ['self_attn', 'encoder_attn'] : ['self_attn']) {
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) lin(`${a}.${p}`, d, d);
+  }
+  lin('fc1', f, d);
+  lin('fc2', d, f);
+  for (const n of cross ? ['self_attn_layer_norm', 'encoder_attn_layer_norm', 'final_layer_norm'] : ['self_attn_layer_norm', 'final_layer_norm']) ln(n);
+  return s;
+}
+
+/** Every tensor a BART-family model of this config must have, with the tied-embedding aliases. */
+export function bartFamilySpec(cfg: BartFamilyConfig, opts: FamilyOptions): Record<string, TensorSpec> {
+  const d = cfg.d_model, V = cfg.vocab_size, Vout = cfg.decoder_vocab_size;
+  const spec: Record<string, TensorSpec> = {};
+  if (cfg.share_encoder_decoder_embeddings) {
+    spec.shared = { names: ['model.shared.weight', 'model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight', ...(cfg.tie_word_embeddings ? ['lm_head.weight'] : [])], shape: [V, d] };
+  } else {
+    spec.encEmbed = { names: 'model.encoder.embed_tokens.weight', shape: [V, d] };
+    spec.decEmbed = { names: ['model.decoder.embed_tokens.weight', ...(cfg.tie_word_embeddings ? ['lm_head.weight'] : [])], shape: [Vout, d] };
+  }
+  if (!cfg.tie_word_embeddings) spec.lmHead = { names: 'lm_head.weight', shape: [Vout, d] };
+  if (cfg.model_type !== 'm2m_100') spec.finalLogitsBias = { names: 'final_logits_bias', shape: [1, Vout], optional: 'zeros' };
+  for (let i = 0; i < cfg.encoder_layers; i++) Object.assign(spec, layerSpec(`model.encoder.layers.${i}`, d, cfg.encoder_ffn_dim, false));
+  for (let i = 0; i < cfg.decoder_layers; i++) Object.assign(spec, layerSpec(`model.decoder.layers.${i}`, d, cfg.decoder_ffn_dim, true));
+  const norm = (name: string) => {
+    spec[`${name}.weight`] = { names: `${name}.weight`, shape: [d] };
+    spec[`${name}.bias`] = { names: `${name}.bias`, shape: [d] };
+  };
+  if (opts.layernormEmbedding) { norm('model.encoder.layernorm_embedding'); norm('model.decoder.layernorm_embedding'); }
+  if (opts.finalNorms) { norm('model.encoder.layer_norm'); norm('model.decoder.layer_norm'); }
+  Object.assign(spec, opts.extraSpec ?? {});
+  return spec;
+}
+
+/** Validates the whole weight file against the config, then copies/packs it into wasm memory. */
+export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions): EncDecWeights {
+  const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label: `${cfg.model_type} weights` }) as CheckedWeights<string>;
+  const d = cfg.d_model;
+  const f32 = (name: string) => w.f32(name);
+  const lin = (prefix: string, names: string[]) =>
+    Linear.pack(heap, d, names.map((n) => ({ w: f32(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })));
+  const ln = (name: string) => Norm.layer(heap, f32(`${name}.weight`), f32(`${name}.bias`), LN_EPS);
+  const act = activationKernel(heap, cfg.activation_function);
+  const ffn = (p: string, f: number) => new FeedForward(
+    Linear.pack(heap, d, [{ w: f32(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }]),
+    Linear.pack(heap, f, [{ w: f32(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }]), act);
+
+  const encLayers: EncoderLayer[] = [];
+  for (let i = 0; i < cfg.encoder_layers; i++) {
+    const p = `model.encoder.layers.${i}`;
+    encLayers.push({
+      self: { qkv: lin(`${p}.self_attn`, ['q_proj', 'k_proj', 'v_proj']), out: lin(`${p}.self_attn`, ['out_proj']) },
+      selfNorm: ln(`${p}.self_attn_layer_norm`), ffn: ffn(p, cfg.encoder_ffn_dim), ffnNorm: ln(`${p}.final_layer_norm`),
+    });
+  }
+  const decLayers: DecoderLayer[] = [];
+  for (let i = 0; i < cfg.decoder_layers; i++) {
+    const p = `model.decoder.layers.${i}`;
+    decLayers.push({
+      self: { qkv: lin(`${p}.self_attn`, ['q_proj', 'k_proj', 'v_proj']), out: lin(`${p}.self_attn`, ['out_proj']) },
+      selfNorm: ln(`${p}.self_attn_layer_norm`),
+      cross: { q: lin(`${p}.encoder_attn`, ['q_proj']), kv: lin(`${p}.encoder_attn`, ['k_proj', 'v_proj']), out: lin(`${p}.encoder_attn`, ['out_proj']) },
+      crossNorm: ln(`${p}.encoder_attn_layer_norm`),
+      ffn: ffn(p, cfg.decoder_ffn_dim), ffnNorm: ln(`${p}.final_layer_norm`),
+    });
+  }
+
+  // Output head [Vout, D] with final_logits_bias folded in as the GEMM bias. When tied to the (decoder)
+  // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
+  const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
+  const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
+  const lmHead = Linear.pack(heap, d, [{ w: f32(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }]);
+  const table = (name: string): Embedding => ({ kind: 'table', ptr: heap.putF32(f32(name)).ptr, rows: w.shape(name)[0] });
+  const decEmbed: Embedding = cfg.tie_word_embeddings ? { kind: 'packed', linear: lmHead } : table(decName);
+  const encEmbed: Embedding = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');
+
+  return {
+    d, encHeads: cfg.encoder_attention_heads, decHeads: cfg.decoder_attention_heads, preNorm: opts.preNorm,
+    embedScale: cfg.scale_embedding ? Math.sqrt(d) : 1,
+    encEmbed, decEmbed,
+    encPositions: opts.positions(heap, w, 'encoder'), decPositions: opts.positions(heap, w, 'decoder'),
+    encEmbedNorm: opts.layernormEmbedding ? ln('model.encoder.layernorm_embedding') : null,
+    decEmbedNorm: opts.layernormEmbedding ? ln('model.decoder.layernorm_embedding') : null,
+    encFinalNorm: opts.finalNorms ? ln('model.encoder.layer_norm') : null,
+    decFinalNorm: opts.finalNorms ? ln('model.decoder.layer_norm') : null,
+    encLayers, decLayers, lmHead,
+    ffnDim: Math.max(cfg.encoder_ffn_dim, cfg.decoder_ffn_dim),
+    vocabIn: cfg.vocab_size, vocabOut: cfg.decoder_vocab_size,
+  };
+}

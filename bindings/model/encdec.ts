@@ -1,0 +1,223 @@
+// The encoder-decoder Transformer of the BART family (Marian, BART, mBART, M2M100/NLLB), read top to bottom.
+// A family file (marian.ts, ...) loads weights into an EncDecWeights and picks the options that differ:
+// pre- or post-LayerNorm, embedding scale, positions, embedding/final norms, activation.
+//
+// Shapes (B sentences, S padded source length, R = B × beams decoder rows, D = d_model, F = ffn dim,
+// H heads of hd = D/H, V output vocabulary, T = max decoder length):
+//   encoder hidden   [B*S, D]        cross K|V per layer [B*S, 2D]  (K in columns 0..D-1, V in D..2D-1)
+//   decoder hidden   [R, D]          self  K|V cache per layer [R, T, 2D]
+//   logits           [R, V]
+import type { Heap } from '../arena.js';
+import { InputError } from '../errors.js';
+import type { DecoderSession } from '../generation/types.js';
+import { FeedForward, Linear, Norm } from './layers.js';
+
+export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3D, D] fused
+export interface CrossAttention { q: Linear; kv: Linear; out: Linear } // kv: [2D, D] fused
+
+export interface EncoderLayer { self: SelfAttention; selfNorm: Norm; ffn: FeedForward; ffnNorm: Norm }
+export interface DecoderLayer extends EncoderLayer { cross: CrossAttention; crossNorm: Norm }
+
+/** Token embeddings: a plain [V, D] table, or rows gathered from a packed (tied) lm_head. */
+export type Embedding = { kind: 'table'; ptr: number; rows: number } | { kind: 'packed'; linear: Linear };
+
+/** Maps the tokens of one sequence to rows of the position table. */
+export type PositionIds = (tokens: Int32Array, past: number, out: Int32Array) => void;
+
+export interface Positions { table: number; rows: number; ids: PositionIds }
+
+export interface EncDecWeights {
+  d: number;
+  encHeads: number;
+  decHeads: number;
+  preNorm: boolean; // mBART/M2M100: x + f(LN(x)); Marian/BART: LN(x + f(x))
+  embedScale: number;
+  encEmbed: Embedding;
+  decEmbed: Embedding;
+  encPositions: Positions | null;
+  decPositions: Positions | null;
+  encEmbedNorm: Norm | null; // BART/mBART layernorm_embedding
+  decEmbedNorm: Norm | null;
+  encFinalNorm: Norm | null; // mBART/M2M100 final layer_norm
+  decFinalNorm: Norm | null;
+  encLayers: EncoderLayer[];
+  decLayers: DecoderLayer[];
+  lmHead: Linear; // [V, D] with final_logits_bias as its bias
+  ffnDim: number;
+  vocabIn: number;
+  vocabOut: number;
+}
+
+function embed(heap: Heap, e: Embedding, ids: number, n: number, d: number, scale: number, out: number): void {
+  if (e.kind === 'table') heap.k.embed_f32(e.ptr, ids, n, d, scale, out);
+  else heap.k.embed_packed_f32(e.linear.packed, ids, n, d, scale, out);
+}
+
+/** Embeddings × scale + positions (+ layernorm_embedding) for `rows` sequences of `len` tokens each. */
+function embedTokens(heap: Heap, w: EncDecWeights, side: 'enc' | 'dec', ids: number, rows: number, len: number, past: number, out: number): void {
+  const n = rows * len;
+  embed(heap, side === 'enc' ? w.encEmbed : w.decEmbed, ids, n, w.d, w.embedScale, out);
+  const pos = side === 'enc' ? w.encPositions : w.decPositions;
+  if (pos) {
+    const mark = heap.mark();
+    const pid = heap.alloc(n * 4);
+    const all = heap.i32();
+    for (let r = 0; r < rows; r++) {
+      const tok = all.subarray((ids >>> 2) + r * len, (ids >>> 2) + (r + 1) * len);
+      pos.ids(tok, past, all.subarray((pid >>> 2) + r * len, (pid >>> 2) + (r + 1) * len));
+    }
+    for (let i = 0; i < n; i++) {
+      const p = all[(pid >>> 2) + i];
+      if (p < 0 || p >= pos.rows) throw new InputError(`position ${p} is outside the model's position table (${pos.rows} rows): the sequence is too long for this model`);
+    }
+    heap.k.gather_add_f32(pos.table, pid, n, w.d, out);
+    heap.release(mark);
+  }
+  const norm = side === 'enc' ? w.encEmbedNorm : w.decEmbedNorm;
+  norm?.run(out, n);
+}
+
+/** Runs the encoder over ids [B, S] (i32 in heap) with key mask [B, S] (u8); returns hidden [B*S, D]. */
+export function encode(heap: Heap, w: EncDecWeights, ids: number, mask: number, B: number, S: number): number {
+  const { d } = w, n = B * S, hd = d / w.encHeads;
+  const h = heap.alloc(n * d * 4);
+  const mark = heap.mark();
+  const x = heap.alloc(n * d * 4), qkv = heap.alloc(n * 3 * d * 4), ctx = heap.alloc(n * d * 4);
+  const hidden = heap.alloc(n * w.ffnDim * 4), scratch = heap.alloc((hd + S) * 4);
+  embedTokens(heap, w, 'enc', ids, B, S, 0, h);
+  for (const L of w.encLayers) {
+    let src = h;
+    if (w.preNorm) { L.selfNorm.run(h, n, x); src = x; }
+    L.self.qkv.run(src, n, qkv);
+    for (let b = 0; b < B; b++) {
+      const q = qkv + b * S * 3 * d * 4;
+      heap.k.attention_f32(q, 3 * d, q + d * 4, q + 2 * d * 4, 3 * d, ctx + b * S * d * 4, d,
+        w.encHeads, hd, S, S, hd ** -0.5, mask + b * S, -1, 0, scratch);
+    }
+    L.self.out.run(ctx, n, h, true); // h += attention
+    if (!w.preNorm) L.selfNorm.run(h, n);
+    src = h;
+    if (w.preNorm) { L.ffnNorm.run(h, n, x); src = x; }
+    L.ffn.run(src, n, h, hidden, true); // h += ffn
+    if (!w.preNorm) L.ffnNorm.run(h, n);
+  }
+  w.encFinalNorm?.run(h, n);
+  heap.release(mark);
+  return h;
+}
+
+/**
+ * Incremental decoding for R = B × beams rows against one encoded batch. All buffers are allocated here,
+ * once; step() allocates nothing. Lives until the heap is released below its allocations.
+ */
+export class EncDecSession implements DecoderSession {
+  readonly vocabSize: number;
+  private t = 0; // tokens fed so far (= self-attention cache length)
+  private readonly rows: number;
+  private readonly ids: number; private readonly h: number; private readonly x: number; private readonly qkv: number;
+  private readonly q: number; private readonly ctx: number; private readonly hidden: number; private readonly logits: number;
+  private readonly scratch: number; private readonly saved: number;
+  private readonly staged: Int32Array;
+  private readonly crossKV: number[] = [];
+  private readonly cache: number[] = [];
+
+  constructor(
+    private readonly heap: Heap, private readonly w: EncDecWeights,
+    enc: number, private readonly encMask: number, private readonly B: number, private readonly S: number,
+    private readonly beams: number, private readonly maxLen: number,
+  ) {
+    const { d } = w, R = B * beams;
+    this.rows = R;
+    this.vocabSize = w.vocabOut;
+    // cross-attention K|V once per input sentence (not per beam): [B*S, 2D] per layer
+    for (const L of w.decLayers) {
+      const kv = heap.alloc(B * S * 2 * d * 4);
+      L.cross.kv.run(enc, B * S, kv);
+      this.crossKV.push(kv);
+    }
+    for (let l = 0; l < w.decLayers.length; l++) this.cache.push(heap.alloc(R * maxLen * 2 * d * 4));
+    this.ids = heap.alloc(R * 4);
+    this.h = heap.alloc(R * d * 4); this.x = heap.alloc(R * d * 4);
+    this.qkv = heap.alloc(R * 3 * d * 4); this.q = heap.alloc(R * d * 4); this.ctx = heap.alloc(R * d * 4);
+    this.hidden = heap.alloc(R * w.ffnDim * 4);
+    this.logits = heap.alloc(R * w.vocabOut * 4);
+    this.scratch = heap.alloc((d / w.decHeads + Math.max(S, maxLen)) * 4);
+    this.saved = heap.alloc(R * maxLen * 2 * d * 4); // reorder staging for one layer
+    this.staged = new Int32Array(R);
+  }
+
+  get length(): number { return this.t; }
+
+  step(tokens: Int32Array): Float32Array {
+    const { heap, w, rows: R } = this;
+    const k = heap.k, d = w.d, hd = d / w.decHeads, scale = hd ** -0.5;
+    if (tokens.length !== R) throw new InputError(`step() got ${tokens.length} tokens for ${R} decoder rows`);
+    if (this.t >= this.maxLen) throw new InputError(`decoder length ${this.t + 1} exceeds the ${this.maxLen} this session was sized for`);
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= w.vocabOut) throw new InputError(`decoder token id ${id} is outside the vocabulary [0, ${w.vocabOut})`);
+    }
+    heap.i32().set(tokens, this.ids >>> 2);
+    const { h, x, qkv, q, ctx } = this;
+    embedTokens(heap, w, 'dec', this.ids, R, 1, this.t, h);
+    const t = this.t, rowCache = this.maxLen * 2 * d * 4;
+    for (let l = 0; l < w.decLayers.length; l++) {
+      const L = w.decLayers[l], cache = this.cache[l], kv = this.crossKV[l];
+      // self-attention: append this step's K|V to the cache, attend over positions 0..t
+      let src = h;
+      if (w.preNorm) { L.selfNorm.run(h, R, x); src = x; }
+      L.self.qkv.run(src, R, qkv);
+      for (let r = 0; r < R; r++) {
+        const slot = cache + r * rowCache + t * 2 * d * 4;
+        k.copy_bytes(slot, qkv + (r * 3 + 1) * d * 4, 2 * d * 4);
+        k.attention_f32(qkv + r * 3 * d * 4, 3 * d, cache + r * rowCache, cache + r * rowCache + d * 4, 2 * d,
+          ctx + r * d * 4, d, w.decHeads, hd, 1, t + 1, scale, 0, -1, 0, this.scratch);
+      }
+      L.self.out.run(ctx, R, h, true);
+      if (!w.preNorm) L.selfNorm.run(h, R);
+      // cross-attention: row r reads its sentence's K|V (r / beams), with that sentence's padding mask
+      src = h;
+      if (w.preNorm) { L.crossNorm.run(h, R, x); src = x; }
+      L.cross.q.run(src, R, q);
+      for (let r = 0; r < R; r++) {
+        const b = Math.floor(r / this.beams);
+        const kb = kv + b * this.S * 2 * d * 4;
+        k.attention_f32(q + r * d * 4, d, kb, kb + d * 4, 2 * d, ctx + r * d * 4, d, w.decHeads, hd, 1, this.S,
+          scale, this.encMask + b * this.S, -1, 0, this.scratch);
+      }
+      L.cross.out.run(ctx, R, h, true);
+      if (!w.preNorm) L.crossNorm.run(h, R);
+      src = h;
+      if (w.preNorm) { L.ffnNorm.run(h, R, x); src = x; }
+      L.ffn.run(src, R, h, this.hidden, true);
+      if (!w.preNorm) L.ffnNorm.run(h, R);
+    }
+    w.decFinalNorm?.run(h, R);
+    w.lmHead.run(h, R, this.logits);
+    this.t++;
+    return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * w.vocabOut);
+  }
+
+  /** Row r of every self-attention cache becomes old row index[r]; rows that keep their own history are not copied. */
+  reorder(index: Int32Array): void {
+    const { heap, rows: R } = this;
+    if (index.length !== R) throw new InputError(`reorder() got ${index.length} indices for ${R} rows`);
+    const rowBytes = this.maxLen * 2 * this.w.d * 4, used = this.t * 2 * this.w.d * 4;
+    if (used === 0 || index.every((s, r) => s === r)) return;
+    for (const cache of this.cache) {
+      // stage every source row that will be overwritten before it is read, then copy into place
+      const staged = this.staged.fill(-1);
+      for (let r = 0; r < R; r++) {
+        const s = index[r];
+        if (s !== r && index[s] !== s && staged[s] < 0) {
+          staged[s] = s;
+          heap.k.copy_bytes(this.saved + s * rowBytes, cache + s * rowBytes, used);
+        }
+      }
+      for (let r = 0; r < R; r++) {
+        const s = index[r];
+        if (s === r) continue;
+        heap.k.copy_bytes(cache + r * rowBytes, (staged[s] >= 0 ? this.saved : cache) + s * rowBytes, used);
+      }
+    }
+  }
+}

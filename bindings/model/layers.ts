@@ -1,0 +1,81 @@
+// Building blocks shared by every model family, as thin handles over wasm memory.
+// Weights are copied into the heap once at load (linear weights packed for the GEMM micro-kernels); the
+// forward passes then only pass pointers.
+import type { Heap } from '../arena.js';
+import { UnsupportedError } from '../errors.js';
+import type { Activation } from '../config.js';
+
+/** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels. */
+export class Linear {
+  constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number) {}
+
+  /**
+   * Pack one or more [out_i, in] weights (with biases, null = zeros) into a single layer whose outputs are
+   * the concatenation: fusing Q/K/V (or K/V) projections makes one GEMM instead of three.
+   */
+  static pack(heap: Heap, inF: number, parts: { w: Float32Array; b: Float32Array | null }[]): Linear {
+    const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
+    const k = heap.k;
+    const packed = heap.alloc(k.packed_size_f32(outF, inF) * 4);
+    const mark = heap.mark();
+    const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
+    let row = 0;
+    for (const p of parts) {
+      const rows = p.w.length / inF;
+      heap.f32().set(p.w, (w >>> 2) + row * inF);
+      if (p.b) heap.f32().set(p.b, (b >>> 2) + row);
+      else heap.f32().fill(0, (b >>> 2) + row, (b >>> 2) + row + rows);
+      row += rows;
+    }
+    k.pack_f32_n8(w, b, outF, inF, packed);
+    heap.release(mark); // the unpacked copy is scratch
+    return new Linear(heap, packed, inF, outF);
+  }
+
+  /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
+  run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
+    this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0);
+  }
+}
+
+/** LayerNorm (gamma, beta) or RMSNorm (weight only), eps from the config. */
+export class Norm {
+  constructor(readonly heap: Heap, readonly weight: number, readonly bias: number, readonly dim: number, readonly eps: number) {}
+
+  static layer(heap: Heap, w: Float32Array, b: Float32Array, eps: number): Norm {
+    return new Norm(heap, heap.putF32(w).ptr, heap.putF32(b).ptr, w.length, eps);
+  }
+
+  static rms(heap: Heap, w: Float32Array, eps: number): Norm {
+    return new Norm(heap, heap.putF32(w).ptr, 0, w.length, eps);
+  }
+
+  run(x: number, rows: number, y = x): void {
+    if (this.bias) this.heap.k.layer_norm_f32(x, this.weight, this.bias, y, rows, this.dim, this.eps);
+    else this.heap.k.rms_norm_f32(x, this.weight, y, rows, this.dim, this.eps);
+  }
+}
+
+/** The activation kernels by config name (in place over n floats). */
+export function activationKernel(heap: Heap, act: Activation): (x: number, n: number) => void {
+  const k = heap.k;
+  switch (act) {
+    case 'relu': return (x, n) => k.relu_f32(x, x, n);
+    case 'gelu': return (x, n) => k.gelu_f32(x, x, n);
+    case 'gelu_new': return (x, n) => k.gelu_tanh_f32(x, x, n);
+    case 'silu': return (x, n) => k.silu_f32(x, x, n);
+    default: throw new UnsupportedError(`activation '${String(act)}' has no kernel (have relu, gelu, gelu_new, silu/swish)`);
+  }
+}
+
+/** Feed-forward block: out (+)= fc2(act(fc1(x))). */
+export class FeedForward {
+  constructor(readonly fc1: Linear, readonly fc2: Linear, readonly act: (x: number, n: number) => void) {}
+
+  /** hidden: scratch of rows × fc1.outF floats. */
+  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void {
+    this.fc1.run(x, rows, hidden);
+    this.act(hidden, rows * this.fc1.outF);
+    this.fc2.run(hidden, rows, out, accumulate);
+  }
+}

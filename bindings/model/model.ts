@@ -1,0 +1,216 @@
+// The public model object: load a Hugging Face folder / URL / in-memory files, then generate.
+//
+//   const model = await loadModel('path/to/opus-mt-en-de');
+//   const { sequences, scores } = await model.generate([[123, 456, 0]], { numBeams: 4 });
+import { Heap } from '../arena.js';
+import type { ModelConfig, BartFamilyConfig, GenerationDefaults } from '../config.js';
+import { InputError, UnsupportedError } from '../errors.js';
+import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
+import type { GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
+import { loadKernels, type WasmSource } from '../wasm.js';
+import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
+import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
+import { loadMarian } from './marian.js';
+
+/** Families this runtime can run (config.ts parses more; they fail here with a clear error). */
+const FAMILIES: Partial<Record<ModelConfig['model_type'], (heap: Heap, cfg: BartFamilyConfig, store: Parameters<typeof loadMarian>[2]) => EncDecWeights>> = {
+  marian: loadMarian,
+};
+export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
+
+export interface LoadModelOptions extends LoadOptions {
+  /** Where the kernels .wasm comes from (a WebAssembly.Module on Workers); default: the file shipped beside this module. */
+  wasm?: WasmSource;
+}
+
+/** A batch of token ids: rows may differ in length (they are right-padded with pad and masked). */
+export type TokenBatch = readonly (readonly number[])[];
+
+export interface ModelGenerateOptions extends GenerateOptions {
+  /** 1 = real token, 0 = padding; same shape as the input. Default: derived from row lengths and pad ids, as transformers does. */
+  attentionMask?: TokenBatch;
+}
+
+interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
+
+export class Seq2SeqModel {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly config: ModelConfig, private readonly heap: Heap, private readonly weights: EncDecWeights) {}
+
+  /** Defaults generate() uses for options you do not pass (from generation_config.json or config.json). */
+  get generationDefaults(): GenerationDefaults { return this.config.generation; }
+
+  /** Bytes of wasm memory holding the weights and the largest working set so far. */
+  get memoryBytes(): number { return this.heap.peak; }
+
+  async generate(inputIds: TokenBatch, options: ModelGenerateOptions = {}): Promise<GenerateOutput> {
+    return this.exclusive(async () => {
+      const opts = this.withDefaults(options);
+      const batch = this.batch(inputIds, options.attentionMask);
+      const mark = this.heap.mark();
+      try {
+        const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
+        return await runGenerate(factory, batch.B, opts);
+      } finally {
+        this.heap.release(mark);
+      }
+    });
+  }
+
+  /** Greedy: an event per step with each row's new token; beam search: one final event. */
+  async *stream(inputIds: TokenBatch, options: ModelGenerateOptions = {}): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+    let release!: () => void;
+    const turn = new Promise<void>((r) => { release = r; });
+    const prev = this.queue;
+    this.queue = prev.then(() => turn);
+    await prev;
+    const mark = this.heap.mark();
+    try {
+      const opts = this.withDefaults(options);
+      const batch = this.batch(inputIds, options.attentionMask);
+      const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
+      return yield* generateStream(factory, batch.B, opts);
+    } finally {
+      this.heap.release(mark);
+      release();
+    }
+  }
+
+  /** Encoder output [B, S, D] (rows at padded positions included, as transformers computes them). */
+  async encode(inputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
+    return this.exclusive(async () => {
+      const b = this.batch(inputIds, attentionMask);
+      const mark = this.heap.mark();
+      try {
+        const h = this.runEncoder(b);
+        const n = b.B * b.S * this.weights.d;
+        return { data: this.heap.f32().slice(h >>> 2, (h >>> 2) + n), shape: [b.B, b.S, this.weights.d] };
+      } finally {
+        this.heap.release(mark);
+      }
+    });
+  }
+
+  /** Raw logits [B, T, V] for given decoder inputs (teacher forcing, causal): what the model's forward returns. */
+  async decoderLogits(inputIds: TokenBatch, decoderInputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
+    return this.exclusive(async () => {
+      const b = this.batch(inputIds, attentionMask);
+      const T = decoderInputIds[0]?.length ?? 0;
+      if (decoderInputIds.length !== b.B || T === 0 || decoderInputIds.some((r) => r.length !== T)) {
+        throw new InputError(`decoderInputIds must be ${b.B} non-empty rows of equal length`);
+      }
+      const V = this.weights.vocabOut;
+      const out = new Float32Array(b.B * T * V);
+      const mark = this.heap.mark();
+      try {
+        const session = this.sessionFactory(b, T)(1);
+        for (let t = 0; t < T; t++) {
+          const logits = session.step(Int32Array.from(decoderInputIds, (r) => r[t]));
+          for (let r = 0; r < b.B; r++) out.set(logits.subarray(r * V, (r + 1) * V), (r * T + t) * V);
+        }
+      } finally {
+        this.heap.release(mark);
+      }
+      return { data: out, shape: [b.B, T, V] };
+    });
+  }
+
+  // --- internals ---------------------------------------------------------------------------------------
+
+  /** One call at a time: calls share the heap's working area. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private runEncoder(b: Batch): number {
+    const ids = this.heap.alloc(b.ids.length * 4), mask = this.heap.alloc(b.mask.length);
+    this.heap.i32().set(b.ids, ids >>> 2);
+    this.heap.u8().set(b.mask, mask);
+    return encode(this.heap, this.weights, ids, mask, b.B, b.S);
+  }
+
+  private sessionFactory(b: Batch, maxLength: number) {
+    const rows = this.weights.decPositions?.rows;
+    if (rows !== undefined && maxLength > rows) {
+      throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
+    }
+    return (numBeams: number) => {
+      const mask = this.heap.alloc(b.mask.length);
+      this.heap.u8().set(b.mask, mask);
+      const enc = this.runEncoder(b); // the session computes its cross K/V from this once
+      return new EncDecSession(this.heap, this.weights, enc, mask, b.B, b.S, numBeams, maxLength);
+    };
+  }
+
+  private withDefaults(o: ModelGenerateOptions): GenerateOptions {
+    const g = this.config.generation;
+    const pick = <T>(v: T | null | undefined, d: T | undefined): T | undefined => (v === undefined || v === null ? d : v);
+    const userLength = o.maxLength !== undefined && o.maxLength !== null;
+    return {
+      maxLength: pick(o.maxLength, g.max_length),
+      // a max_new_tokens from the file must not override a max length the caller chose
+      maxNewTokens: pick(o.maxNewTokens, userLength ? undefined : g.max_new_tokens),
+      minLength: pick(o.minLength, g.min_length),
+      minNewTokens: o.minNewTokens,
+      numBeams: pick(o.numBeams, g.num_beams),
+      numReturnSequences: pick(o.numReturnSequences, g.num_return_sequences),
+      lengthPenalty: pick(o.lengthPenalty, g.length_penalty),
+      earlyStopping: pick(o.earlyStopping, g.early_stopping),
+      repetitionPenalty: pick(o.repetitionPenalty, g.repetition_penalty),
+      noRepeatNgramSize: pick(o.noRepeatNgramSize, g.no_repeat_ngram_size),
+      badWordsIds: pick(o.badWordsIds, g.bad_words_ids),
+      forcedBosTokenId: pick(o.forcedBosTokenId, g.forced_bos_token_id),
+      forcedEosTokenId: pick(o.forcedEosTokenId, g.forced_eos_token_id),
+      eosTokenId: pick(o.eosTokenId, g.eos_token_id),
+      padTokenId: pick(o.padTokenId, g.pad_token_id),
+      decoderStartTokenId: pick(o.decoderStartTokenId, g.decoder_start_token_id),
+      signal: o.signal,
+    };
+  }
+
+  /** Validates ids and pads rows into [B, S] with a key mask. */
+  private batch(inputIds: TokenBatch, attentionMask?: TokenBatch): Batch {
+    if (!Array.isArray(inputIds) || inputIds.length === 0) throw new InputError('inputIds must be a non-empty array of token id rows');
+    const B = inputIds.length;
+    const V = this.weights.vocabIn;
+    const pad = this.config.pad_token_id;
+    const eos = this.config.eos_token_id;
+    if (attentionMask !== undefined && (!Array.isArray(attentionMask) || attentionMask.length !== B)) {
+      throw new InputError(`attentionMask must have one row per input row (${B})`);
+    }
+    let S = 0;
+    inputIds.forEach((row, b) => {
+      if (!Array.isArray(row) || row.length === 0) throw new InputError(`input row ${b} is empty or not an array`);
+      if (attentionMask && attentionMask[b]?.length !== row.length) throw new InputError(`attentionMask row ${b} has ${attentionMask[b]?.length} entries for ${row.length} ids`);
+      S = Math.max(S, row.length);
+    });
+    const ids = new Int32Array(B * S).fill(pad ?? 0);
+    const mask = new Uint8Array(B * S);
+    // transformers infers the mask from pad ids when none is given (and pad is not also eos)
+    const inferFromPad = attentionMask === undefined && pad !== undefined && !eos.includes(pad);
+    inputIds.forEach((row, b) => row.forEach((id: number, s: number) => {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new InputError(`input id ${id} at [${b}][${s}] is outside the vocabulary [0, ${V})`);
+      ids[b * S + s] = id;
+      const m = attentionMask ? attentionMask[b][s] : inferFromPad && id === pad ? 0 : 1;
+      if (m !== 0 && m !== 1) throw new InputError(`attentionMask[${b}][${s}] must be 0 or 1, got ${m}`);
+      mask[b * S + s] = m;
+    }));
+    return { ids, mask, B, S };
+  }
+}
+
+/** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
+export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
+  const [files, kernels] = await Promise.all([loadModelFiles(source, options), loadKernels(options.wasm)]);
+  const cfg = files.config;
+  const family = FAMILIES[cfg.model_type];
+  if (!family || cfg.model_type === 't5') {
+    throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
+  }
+  const heap = new Heap(kernels); // a fresh instance per model: its memory is the model's
+  const weights = family(heap, cfg as BartFamilyConfig, files.weights);
+  return new Seq2SeqModel(cfg, heap, weights);
+}
