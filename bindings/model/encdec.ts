@@ -24,7 +24,8 @@ export type Embedding = { kind: 'table'; ptr: number; rows: number } | { kind: '
 /** Maps the tokens of one sequence to rows of the position table. */
 export type PositionIds = (tokens: Int32Array, past: number, out: Int32Array) => void;
 
-export interface Positions { table: number; rows: number; ids: PositionIds }
+/** A position table in wasm memory; maxLength = the longest sequence its rows cover (rows minus any offset). */
+export interface Positions { table: number; rows: number; maxLength: number; ids: PositionIds }
 
 export interface EncDecWeights {
   d: number;

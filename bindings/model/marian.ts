@@ -23,7 +23,7 @@ function sinusoids(heap: Heap, rows: number, d: number): Positions {
   const ptr = heap.alloc(rows * d * 4);
   heap.k.sinusoidal_positions_f32(ptr, rows, d);
   return {
-    table: ptr, rows,
+    table: ptr, rows, maxLength: rows,
     ids: (tokens, past, out) => { for (let i = 0; i < tokens.length; i++) out[i] = past + i; },
   };
 }

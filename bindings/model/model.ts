@@ -11,10 +11,15 @@ import { loadKernels, type WasmSource } from '../wasm.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
 import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
 import { loadMarian } from './marian.js';
+import { loadBart, loadMbart } from './bart.js';
+import { loadM2m100 } from './m2m100.js';
 
 /** Families this runtime can run (config.ts parses more; they fail here with a clear error). */
 const FAMILIES: Partial<Record<ModelConfig['model_type'], (heap: Heap, cfg: BartFamilyConfig, store: Parameters<typeof loadMarian>[2]) => EncDecWeights>> = {
   marian: loadMarian,
+  bart: loadBart,
+  mbart: loadMbart,
+  m2m_100: loadM2m100,
 };
 export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
 
@@ -133,7 +138,7 @@ export class Seq2SeqModel {
   }
 
   private sessionFactory(b: Batch, maxLength: number) {
-    const rows = this.weights.decPositions?.rows;
+    const rows = this.weights.decPositions?.maxLength;
     if (rows !== undefined && maxLength > rows) {
       throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
     }

@@ -1,0 +1,42 @@
+// BART and mBART: learned positions with transformers' offset of 2, layernorm_embedding after the embeddings.
+// BART is post-LayerNorm like Marian (ARCHITECTURES.md §2); mBART is pre-LayerNorm with a final layer_norm on
+// the encoder and the decoder (§3).
+import type { Heap } from '../arena.js';
+import type { BartFamilyConfig } from '../config.js';
+import type { CheckedWeights } from '../weights/expect.js';
+import type { TensorStore } from '../weights/safetensors.js';
+import { loadBartFamily } from './bart_family.js';
+import type { EncDecWeights, Positions } from './encdec.js';
+
+const OFFSET = 2; // BartLearnedPositionalEmbedding: position p reads row p + 2
+
+function learnedPositions(heap: Heap, w: CheckedWeights<string>, side: 'encoder' | 'decoder'): Positions {
+  const name = `model.${side}.embed_positions.weight`;
+  const rows = w.shape(name)[0];
+  return {
+    table: heap.putF32(w.f32(name)).ptr, rows, maxLength: rows - OFFSET,
+    ids: (tokens, past, out) => { for (let i = 0; i < tokens.length; i++) out[i] = past + i + OFFSET; },
+  };
+}
+
+function positionSpec(cfg: BartFamilyConfig) {
+  const shape = [cfg.max_position_embeddings + OFFSET, cfg.d_model];
+  return {
+    'model.encoder.embed_positions.weight': { names: 'model.encoder.embed_positions.weight', shape },
+    'model.decoder.embed_positions.weight': { names: 'model.decoder.embed_positions.weight', shape },
+  };
+}
+
+export function loadBart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+  return loadBartFamily(heap, cfg, store, {
+    preNorm: false, layernormEmbedding: true, finalNorms: false,
+    extraSpec: positionSpec(cfg), positions: learnedPositions,
+  });
+}
+
+export function loadMbart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+  return loadBartFamily(heap, cfg, store, {
+    preNorm: true, layernormEmbedding: true, finalNorms: true,
+    extraSpec: positionSpec(cfg), positions: learnedPositions,
+  });
+}

@@ -1,0 +1,50 @@
+// M2M100 and NLLB-200 (dense): pre-LayerNorm with final layer_norms, no layernorm_embedding, no
+// final_logits_bias, and fairseq's padding-aware sinusoidal positions (ARCHITECTURES.md §4).
+import type { Heap } from '../arena.js';
+import type { BartFamilyConfig } from '../config.js';
+import type { TensorStore } from '../weights/safetensors.js';
+import { loadBartFamily } from './bart_family.js';
+import type { EncDecWeights, Positions } from './encdec.js';
+
+export function loadM2m100(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+  let table: Positions | null = null;
+  const pad = cfg.pad_token_id ?? 1;
+  return loadBartFamily(heap, cfg, store, {
+    preNorm: true, layernormEmbedding: false, finalNorms: true,
+    // the table is a non-persistent buffer in transformers: never in the file, always computed
+    positions: () => (table ??= paddingAwareSinusoids(heap, cfg.max_position_embeddings + 2, cfg.d_model, pad)),
+  });
+}
+
+/**
+ * M2M100SinusoidalPositionalEmbedding.get_embedding, in float32 like the torch original:
+ * freq_i = exp(i · -(ln 10000 / (half - 1))), row n = [sin(n·freq), cos(n·freq)], odd d zero-padded,
+ * row `pad` all zeros. Position ids: (cumsum(token != pad) + past) · (token != pad) + pad, so the first real
+ * token sits at pad + 1 and padding reads the zero row.
+ */
+function paddingAwareSinusoids(heap: Heap, rows: number, d: number, pad: number): Positions {
+  const f = Math.fround;
+  const half = Math.floor(d / 2);
+  const step = f(-(Math.log(10000) / (half - 1)));
+  const freq = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(i * step))));
+  const t = new Float32Array(rows * d);
+  for (let n = 0; n < rows; n++) {
+    if (n === pad) continue;
+    for (let i = 0; i < half; i++) {
+      const a = f(n * freq[i]);
+      t[n * d + i] = Math.sin(a);
+      t[n * d + half + i] = Math.cos(a);
+    }
+  }
+  return {
+    table: heap.putF32(t).ptr, rows, maxLength: rows - pad - 1,
+    ids: (tokens, past, out) => {
+      let count = 0;
+      for (let i = 0; i < tokens.length; i++) {
+        const real = tokens[i] !== pad;
+        if (real) count++;
+        out[i] = real ? count + past + pad : pad;
+      }
+    },
+  };
+}
