@@ -106,7 +106,8 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
   const encEmbed: Embedding = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');
 
   return {
-    d, encHeads: cfg.encoder_attention_heads, decHeads: cfg.decoder_attention_heads, preNorm: opts.preNorm,
+    d, attnWidth: d, scaleAttention: true, relBias: null, lmScale: 1,
+    encHeads: cfg.encoder_attention_heads, decHeads: cfg.decoder_attention_heads, preNorm: opts.preNorm,
     embedScale: cfg.scale_embedding ? Math.sqrt(d) : 1,
     encEmbed, decEmbed,
     encPositions: opts.positions(heap, w, 'encoder'), decPositions: opts.positions(heap, w, 'decoder'),
@@ -115,7 +116,7 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
     encFinalNorm: opts.finalNorms ? ln('model.encoder.layer_norm') : null,
     decFinalNorm: opts.finalNorms ? ln('model.decoder.layer_norm') : null,
     encLayers, decLayers, lmHead,
-    ffnDim: Math.max(cfg.encoder_ffn_dim, cfg.decoder_ffn_dim),
+    ffnHidden: Math.max(cfg.encoder_ffn_dim, cfg.decoder_ffn_dim),
     vocabIn: cfg.vocab_size, vocabOut: cfg.decoder_vocab_size,
   };
 }

@@ -2,20 +2,22 @@
 // A family file (marian.ts, ...) loads weights into an EncDecWeights and picks the options that differ:
 // pre- or post-LayerNorm, embedding scale, positions, embedding/final norms, activation.
 //
+// T5 runs on the same code: no positions, RMS norms, relative-position bias, no attention scaling.
+//
 // Shapes (B sentences, S padded source length, R = B × beams decoder rows, D = d_model, F = ffn dim,
-// H heads of hd = D/H, V output vocabulary, T = max decoder length):
-//   encoder hidden   [B*S, D]        cross K|V per layer [B*S, 2D]  (K in columns 0..D-1, V in D..2D-1)
-//   decoder hidden   [R, D]          self  K|V cache per layer [R, T, 2D]
+// H heads of hd, A = H·hd attention width (= D except T5's d_kv), V output vocabulary, T = max decoder length):
+//   encoder hidden   [B*S, D]        cross K|V per layer [B*S, 2A]  (K in columns 0..A-1, V in A..2A-1)
+//   decoder hidden   [R, D]          self  K|V cache per layer [R, T, 2A]
 //   logits           [R, V]
 import type { Heap } from '../arena.js';
 import { InputError } from '../errors.js';
 import type { DecoderSession } from '../generation/types.js';
-import { FeedForward, Linear, Norm } from './layers.js';
+import type { FFN, Linear, Norm } from './layers.js';
 
-export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3D, D] fused
-export interface CrossAttention { q: Linear; kv: Linear; out: Linear } // kv: [2D, D] fused
+export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3A, D] fused, out: [D, A]
+export interface CrossAttention { q: Linear; kv: Linear; out: Linear } // q: [A, D], kv: [2A, D] fused
 
-export interface EncoderLayer { self: SelfAttention; selfNorm: Norm; ffn: FeedForward; ffnNorm: Norm }
+export interface EncoderLayer { self: SelfAttention; selfNorm: Norm; ffn: FFN; ffnNorm: Norm }
 export interface DecoderLayer extends EncoderLayer { cross: CrossAttention; crossNorm: Norm }
 
 /** Token embeddings: a plain [V, D] table, or rows gathered from a packed (tied) lm_head. */
@@ -27,8 +29,19 @@ export type PositionIds = (tokens: Int32Array, past: number, out: Int32Array) =>
 /** A position table in wasm memory; maxLength = the longest sequence its rows cover (rows minus any offset). */
 export interface Positions { table: number; rows: number; maxLength: number; ids: PositionIds }
 
+/** T5's relative-position bias, shared by every layer of a stack: fills [H, tq, tk] at `out`. */
+export interface RelativeBias {
+  encoder(S: number, out: number): void;
+  /** One decoder step: the query at position t against keys 0..t, [H, 1, t+1]. */
+  decoderStep(t: number, out: number): void;
+}
+
 export interface EncDecWeights {
   d: number;
+  attnWidth: number; // A = heads × head_dim
+  scaleAttention: boolean; // q · hd^-0.5 (BART family); T5 folds it into the weights (scale 1)
+  relBias: RelativeBias | null;
+  lmScale: number; // T5 tied head: d^-0.5 before the projection; 1 otherwise
   encHeads: number;
   decHeads: number;
   preNorm: boolean; // mBART/M2M100: x + f(LN(x)); Marian/BART: LN(x + f(x))
@@ -44,7 +57,7 @@ export interface EncDecWeights {
   encLayers: EncoderLayer[];
   decLayers: DecoderLayer[];
   lmHead: Linear; // [V, D] with final_logits_bias as its bias
-  ffnDim: number;
+  ffnHidden: number; // floats of FFN scratch per row (2F for gated FFNs)
   vocabIn: number;
   vocabOut: number;
 }
@@ -80,20 +93,22 @@ function embedTokens(heap: Heap, w: EncDecWeights, side: 'enc' | 'dec', ids: num
 
 /** Runs the encoder over ids [B, S] (i32 in heap) with key mask [B, S] (u8); returns hidden [B*S, D]. */
 export function encode(heap: Heap, w: EncDecWeights, ids: number, mask: number, B: number, S: number): number {
-  const { d } = w, n = B * S, hd = d / w.encHeads;
+  const { d } = w, A = w.attnWidth, n = B * S, hd = A / w.encHeads;
   const h = heap.alloc(n * d * 4);
   const mark = heap.mark();
-  const x = heap.alloc(n * d * 4), qkv = heap.alloc(n * 3 * d * 4), ctx = heap.alloc(n * d * 4);
-  const hidden = heap.alloc(n * w.ffnDim * 4), scratch = heap.alloc((hd + S) * 4);
+  const x = heap.alloc(n * d * 4), qkv = heap.alloc(n * 3 * A * 4), ctx = heap.alloc(n * A * 4);
+  const hidden = heap.alloc(n * w.ffnHidden * 4), scratch = heap.alloc((hd + S) * 4);
+  let bias = 0;
+  if (w.relBias) { bias = heap.alloc(w.encHeads * S * S * 4); w.relBias.encoder(S, bias); }
   embedTokens(heap, w, 'enc', ids, B, S, 0, h);
   for (const L of w.encLayers) {
     let src = h;
     if (w.preNorm) { L.selfNorm.run(h, n, x); src = x; }
     L.self.qkv.run(src, n, qkv);
     for (let b = 0; b < B; b++) {
-      const q = qkv + b * S * 3 * d * 4;
-      heap.k.attention_f32(q, 3 * d, q + d * 4, q + 2 * d * 4, 3 * d, ctx + b * S * d * 4, d,
-        w.encHeads, hd, S, S, hd ** -0.5, mask + b * S, -1, 0, scratch);
+      const q = qkv + b * S * 3 * A * 4;
+      heap.k.attention_f32(q, 3 * A, q + A * 4, q + 2 * A * 4, 3 * A, ctx + b * S * A * 4, A,
+        w.encHeads, hd, S, S, w.scaleAttention ? hd ** -0.5 : 1, mask + b * S, -1, bias, scratch);
     }
     L.self.out.run(ctx, n, h, true); // h += attention
     if (!w.preNorm) L.selfNorm.run(h, n);
@@ -117,7 +132,7 @@ export class EncDecSession implements DecoderSession {
   private readonly rows: number;
   private readonly ids: number; private readonly h: number; private readonly x: number; private readonly qkv: number;
   private readonly q: number; private readonly ctx: number; private readonly hidden: number; private readonly logits: number;
-  private readonly scratch: number; private readonly saved: number;
+  private readonly scratch: number; private readonly saved: number; private readonly bias: number;
   private readonly staged: Int32Array;
   private readonly crossKV: number[] = [];
   private readonly cache: number[] = [];
@@ -127,23 +142,24 @@ export class EncDecSession implements DecoderSession {
     enc: number, private readonly encMask: number, private readonly B: number, private readonly S: number,
     private readonly beams: number, private readonly maxLen: number,
   ) {
-    const { d } = w, R = B * beams;
+    const { d } = w, A = w.attnWidth, R = B * beams;
     this.rows = R;
     this.vocabSize = w.vocabOut;
-    // cross-attention K|V once per input sentence (not per beam): [B*S, 2D] per layer
+    // cross-attention K|V once per input sentence (not per beam): [B*S, 2A] per layer
     for (const L of w.decLayers) {
-      const kv = heap.alloc(B * S * 2 * d * 4);
+      const kv = heap.alloc(B * S * 2 * A * 4);
       L.cross.kv.run(enc, B * S, kv);
       this.crossKV.push(kv);
     }
-    for (let l = 0; l < w.decLayers.length; l++) this.cache.push(heap.alloc(R * maxLen * 2 * d * 4));
+    for (let l = 0; l < w.decLayers.length; l++) this.cache.push(heap.alloc(R * maxLen * 2 * A * 4));
     this.ids = heap.alloc(R * 4);
     this.h = heap.alloc(R * d * 4); this.x = heap.alloc(R * d * 4);
-    this.qkv = heap.alloc(R * 3 * d * 4); this.q = heap.alloc(R * d * 4); this.ctx = heap.alloc(R * d * 4);
-    this.hidden = heap.alloc(R * w.ffnDim * 4);
+    this.qkv = heap.alloc(R * 3 * A * 4); this.q = heap.alloc(R * A * 4); this.ctx = heap.alloc(R * A * 4);
+    this.hidden = heap.alloc(R * w.ffnHidden * 4);
     this.logits = heap.alloc(R * w.vocabOut * 4);
-    this.scratch = heap.alloc((d / w.decHeads + Math.max(S, maxLen)) * 4);
-    this.saved = heap.alloc(R * maxLen * 2 * d * 4); // reorder staging for one layer
+    this.scratch = heap.alloc((A / w.decHeads + Math.max(S, maxLen)) * 4);
+    this.bias = w.relBias ? heap.alloc(w.decHeads * maxLen * 4) : 0;
+    this.saved = heap.alloc(R * maxLen * 2 * A * 4); // reorder staging for one layer
     this.staged = new Int32Array(R);
   }
 
@@ -151,7 +167,7 @@ export class EncDecSession implements DecoderSession {
 
   step(tokens: Int32Array): Float32Array {
     const { heap, w, rows: R } = this;
-    const k = heap.k, d = w.d, hd = d / w.decHeads, scale = hd ** -0.5;
+    const k = heap.k, d = w.d, A = w.attnWidth, hd = A / w.decHeads, scale = w.scaleAttention ? hd ** -0.5 : 1;
     if (tokens.length !== R) throw new InputError(`step() got ${tokens.length} tokens for ${R} decoder rows`);
     if (this.t >= this.maxLen) throw new InputError(`decoder length ${this.t + 1} exceeds the ${this.maxLen} this session was sized for`);
     for (const id of tokens) {
@@ -160,7 +176,8 @@ export class EncDecSession implements DecoderSession {
     heap.i32().set(tokens, this.ids >>> 2);
     const { h, x, qkv, q, ctx } = this;
     embedTokens(heap, w, 'dec', this.ids, R, 1, this.t, h);
-    const t = this.t, rowCache = this.maxLen * 2 * d * 4;
+    const t = this.t, rowCache = this.maxLen * 2 * A * 4;
+    if (w.relBias) w.relBias.decoderStep(t, this.bias);
     for (let l = 0; l < w.decLayers.length; l++) {
       const L = w.decLayers[l], cache = this.cache[l], kv = this.crossKV[l];
       // self-attention: append this step's K|V to the cache, attend over positions 0..t
@@ -168,10 +185,10 @@ export class EncDecSession implements DecoderSession {
       if (w.preNorm) { L.selfNorm.run(h, R, x); src = x; }
       L.self.qkv.run(src, R, qkv);
       for (let r = 0; r < R; r++) {
-        const slot = cache + r * rowCache + t * 2 * d * 4;
-        k.copy_bytes(slot, qkv + (r * 3 + 1) * d * 4, 2 * d * 4);
-        k.attention_f32(qkv + r * 3 * d * 4, 3 * d, cache + r * rowCache, cache + r * rowCache + d * 4, 2 * d,
-          ctx + r * d * 4, d, w.decHeads, hd, 1, t + 1, scale, 0, -1, 0, this.scratch);
+        const slot = cache + r * rowCache + t * 2 * A * 4;
+        k.copy_bytes(slot, qkv + (r * 3 + 1) * A * 4, 2 * A * 4);
+        k.attention_f32(qkv + r * 3 * A * 4, 3 * A, cache + r * rowCache, cache + r * rowCache + A * 4, 2 * A,
+          ctx + r * A * 4, A, w.decHeads, hd, 1, t + 1, scale, 0, -1, this.bias, this.scratch);
       }
       L.self.out.run(ctx, R, h, true);
       if (!w.preNorm) L.selfNorm.run(h, R);
@@ -181,8 +198,8 @@ export class EncDecSession implements DecoderSession {
       L.cross.q.run(src, R, q);
       for (let r = 0; r < R; r++) {
         const b = Math.floor(r / this.beams);
-        const kb = kv + b * this.S * 2 * d * 4;
-        k.attention_f32(q + r * d * 4, d, kb, kb + d * 4, 2 * d, ctx + r * d * 4, d, w.decHeads, hd, 1, this.S,
+        const kb = kv + b * this.S * 2 * A * 4;
+        k.attention_f32(q + r * A * 4, A, kb, kb + A * 4, 2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, this.S,
           scale, this.encMask + b * this.S, -1, 0, this.scratch);
       }
       L.cross.out.run(ctx, R, h, true);
@@ -193,6 +210,7 @@ export class EncDecSession implements DecoderSession {
       if (!w.preNorm) L.ffnNorm.run(h, R);
     }
     w.decFinalNorm?.run(h, R);
+    if (w.lmScale !== 1) k.scale_f32(h, w.lmScale, h, R * d);
     w.lmHead.run(h, R, this.logits);
     this.t++;
     return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * w.vocabOut);
@@ -202,7 +220,7 @@ export class EncDecSession implements DecoderSession {
   reorder(index: Int32Array): void {
     const { heap, rows: R } = this;
     if (index.length !== R) throw new InputError(`reorder() got ${index.length} indices for ${R} rows`);
-    const rowBytes = this.maxLen * 2 * this.w.d * 4, used = this.t * 2 * this.w.d * 4;
+    const rowBytes = this.maxLen * 2 * this.w.attnWidth * 4, used = this.t * 2 * this.w.attnWidth * 4;
     if (used === 0 || index.every((s, r) => s === r)) return;
     for (const cache of this.cache) {
       // stage every source row that will be overwritten before it is read, then copy into place

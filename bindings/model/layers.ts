@@ -68,14 +68,38 @@ export function activationKernel(heap: Heap, act: Activation): (x: number, n: nu
   }
 }
 
-/** Feed-forward block: out (+)= fc2(act(fc1(x))). */
-export class FeedForward {
-  constructor(readonly fc1: Linear, readonly fc2: Linear, readonly act: (x: number, n: number) => void) {}
+/** A feed-forward block: out (+)= FFN(x), using `hidden` (rows × hiddenPerRow floats) as scratch. */
+export interface FFN {
+  readonly hiddenPerRow: number;
+  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void;
+}
 
-  /** hidden: scratch of rows × fc1.outF floats. */
+/** out (+)= fc2(act(fc1(x))) */
+export class FeedForward implements FFN {
+  readonly hiddenPerRow: number;
+  constructor(readonly fc1: Linear, readonly fc2: Linear, readonly act: (x: number, n: number) => void) {
+    this.hiddenPerRow = fc1.outF;
+  }
+
   run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void {
     this.fc1.run(x, rows, hidden);
     this.act(hidden, rows * this.fc1.outF);
     this.fc2.run(hidden, rows, out, accumulate);
+  }
+}
+
+/** T5 v1.1 / Flan: out (+)= wo(gelu_tanh(wi_0 x) * wi_1 x) */
+export class GatedFeedForward implements FFN {
+  readonly hiddenPerRow: number;
+  constructor(readonly heap: Heap, readonly wi0: Linear, readonly wi1: Linear, readonly wo: Linear) {
+    this.hiddenPerRow = 2 * wi0.outF;
+  }
+
+  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void {
+    const n = rows * this.wi0.outF, up = hidden + n * 4;
+    this.wi0.run(x, rows, hidden);
+    this.wi1.run(x, rows, up);
+    this.heap.k.gated_gelu_f32(hidden, up, hidden, n);
+    this.wo.run(hidden, rows, out, accumulate);
   }
 }

@@ -3,23 +3,27 @@
 //   const model = await loadModel('path/to/opus-mt-en-de');
 //   const { sequences, scores } = await model.generate([[123, 456, 0]], { numBeams: 4 });
 import { Heap } from '../arena.js';
-import type { ModelConfig, BartFamilyConfig, GenerationDefaults } from '../config.js';
+import type { ModelConfig, GenerationDefaults } from '../config.js';
 import { InputError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
 import type { GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
 import { loadKernels, type WasmSource } from '../wasm.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
+import type { TensorStore } from '../weights/safetensors.js';
 import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
 import { loadMarian } from './marian.js';
 import { loadBart, loadMbart } from './bart.js';
 import { loadM2m100 } from './m2m100.js';
+import { loadT5 } from './t5.js';
 
 /** Families this runtime can run (config.ts parses more; they fail here with a clear error). */
-const FAMILIES: Partial<Record<ModelConfig['model_type'], (heap: Heap, cfg: BartFamilyConfig, store: Parameters<typeof loadMarian>[2]) => EncDecWeights>> = {
+type FamilyLoader = (heap: Heap, cfg: any, store: TensorStore) => EncDecWeights;
+const FAMILIES: Record<ModelConfig['model_type'], FamilyLoader> = {
   marian: loadMarian,
   bart: loadBart,
   mbart: loadMbart,
   m2m_100: loadM2m100,
+  t5: loadT5,
 };
 export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
 
@@ -212,10 +216,10 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
   const [files, kernels] = await Promise.all([loadModelFiles(source, options), loadKernels(options.wasm)]);
   const cfg = files.config;
   const family = FAMILIES[cfg.model_type];
-  if (!family || cfg.model_type === 't5') {
+  if (!family) {
     throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
   }
   const heap = new Heap(kernels); // a fresh instance per model: its memory is the model's
-  const weights = family(heap, cfg as BartFamilyConfig, files.weights);
+  const weights = family(heap, cfg, files.weights);
   return new Seq2SeqModel(cfg, heap, weights);
 }
