@@ -3,10 +3,15 @@ import { hasWasmSimd, loadKernels } from './wasm.js';
 import { Heap } from './arena.js';
 import { Seq2SeqError } from './errors.js';
 import { generateCommand } from './cli/generate.js';
+import { phonemizeCommand } from './cli/phonemize.js';
 
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
+  phonemize: {
+    help: 'English text → ARPAbet phonemes with the shipped G2P model (the default model in weights/g2p-en)',
+    run: phonemizeCommand,
+  },
   generate: {
     help: 'run a Hugging Face seq2seq checkpoint on token ids (greedy or beam search, transformers semantics)',
     run: generateCommand,

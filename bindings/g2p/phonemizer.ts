@@ -1,0 +1,113 @@
+// Grapheme-to-phoneme on top of any Marian-architecture G2P checkpoint with a wasm-seq2seq g2p vocab.json
+// (weights/g2p-en is the shipped English one): text → words → character ids → beam search → ARPAbet.
+import { ConfigError, InputError, SourceError } from '../errors.js';
+import { loadModel, type LoadModelOptions, type Seq2SeqModel } from '../model/model.js';
+import { toModelSource, type SourceInput } from '../weights/source.js';
+import { textToWords } from './text.js';
+
+export interface G2PVocab {
+  format: string;
+  tokens: string[];
+  special: { eos: number; unk: number; pad: number; decoder_start: number };
+  source: { tokens: Record<string, number>; append_eos: boolean };
+  target: { tokens: Record<string, number> };
+}
+
+export interface PhonemizedWord {
+  /** The token as written in the input (a number's spelled-out words share its text). */
+  text: string;
+  /** The normalised word that was pronounced ('' if nothing pronounceable). */
+  word: string;
+  /** ARPAbet phonemes with stress digits; empty for an unpronounceable token. */
+  phonemes: string[];
+}
+
+export interface PhonemizeOptions {
+  /** Beam width (default: the model's generation_config.json, 4 for the shipped model). 1 = greedy. */
+  numBeams?: number;
+  /** Words per forward batch (default 64): larger batches amortise weight reads. */
+  batchSize?: number;
+  /** Called after each batch with (words done, total words). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The shipped English model, found beside this module in the source tree or in the installed package. */
+export async function defaultG2PModelDir(): Promise<string> {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  for (const rel of ['../../weights/g2p-en/', '../../../weights/g2p-en/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}model.safetensors`)) return dir;
+  }
+  throw new SourceError('the default G2P model (weights/g2p-en) is not installed beside wasm-seq2seq; pass --model DIR');
+}
+
+export class Phonemizer {
+  private readonly cache = new Map<string, string[]>();
+  private readonly idToPhoneme: string[];
+
+  private constructor(readonly model: Seq2SeqModel, readonly vocab: G2PVocab) {
+    this.idToPhoneme = [];
+    for (const [p, id] of Object.entries(vocab.target.tokens)) this.idToPhoneme[id] = p;
+  }
+
+  static async load(source?: SourceInput, options: LoadModelOptions = {}): Promise<Phonemizer> {
+    const src = source ?? (await defaultG2PModelDir());
+    const bytes = await toModelSource(src).read('vocab.json', { signal: options.signal });
+    let vocab: G2PVocab;
+    try {
+      vocab = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new ConfigError(`vocab.json of the G2P model is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!vocab?.format?.startsWith('wasm-seq2seq/g2p-vocab@') || !vocab.source?.tokens || !vocab.target?.tokens) {
+      throw new ConfigError(`vocab.json is not a wasm-seq2seq g2p vocabulary (format ${String(vocab?.format)})`);
+    }
+    const model = await loadModel(src, options);
+    if (vocab.tokens.length !== model.config.vocab_size) {
+      throw new ConfigError(`vocab.json has ${vocab.tokens.length} tokens but the model's vocab_size is ${model.config.vocab_size}`);
+    }
+    return new Phonemizer(model, vocab);
+  }
+
+  /** Source ids for one normalised word (characters outside the vocabulary → unk). */
+  encodeWord(word: string): number[] {
+    const ids = [...word].map((c) => this.vocab.source.tokens[c] ?? this.vocab.special.unk);
+    if (this.vocab.source.append_eos) ids.push(this.vocab.special.eos);
+    return ids;
+  }
+
+  /** Pronounce distinct words (results cached per phonemizer: a long text repeats most of its words). */
+  async phonemizeWords(words: string[], options: PhonemizeOptions = {}): Promise<string[][]> {
+    // distinct uncached words, sorted by length so each batch pads little
+    const todo = [...new Set(words.filter((w) => w && !this.cache.has(w)))].sort((a, b) => a.length - b.length);
+    const batch = options.batchSize ?? 64;
+    if (!Number.isInteger(batch) || batch < 1) throw new InputError(`batchSize must be a positive integer, got ${batch}`);
+    const { eos, pad } = this.vocab.special;
+    for (let i = 0; i < todo.length; i += batch) {
+      const chunk = todo.slice(i, i + batch);
+      const out = await this.model.generate(chunk.map((w) => this.encodeWord(w)), {
+        numBeams: options.numBeams, numReturnSequences: 1, signal: options.signal,
+      });
+      out.sequences.forEach((seq, j) => {
+        const phones: string[] = [];
+        for (const id of seq.slice(1)) {
+          if (id === eos || id === pad) break;
+          const p = this.idToPhoneme[id];
+          if (p) phones.push(p); // a character id would be a model error: skip rather than print garbage
+        }
+        this.cache.set(chunk[j], phones);
+      });
+      options.onProgress?.(Math.min(i + batch, todo.length), todo.length);
+    }
+    return words.map((w) => (w ? this.cache.get(w)! : []));
+  }
+
+  /** Text → one entry per word (numbers spelled out; see text.ts for the rules). */
+  async phonemize(text: string, options: PhonemizeOptions = {}): Promise<PhonemizedWord[]> {
+    const words = textToWords(text);
+    const phones = await this.phonemizeWords(words.map((w) => w.word), options);
+    return words.map((w, i) => ({ text: w.text, word: w.word, phonemes: phones[i] }));
+  }
+}
