@@ -44,3 +44,56 @@ export async function waitForIdle(below = 1.0, maxMs = 20_000): Promise<number |
   }
   return l;
 }
+
+// --- additions for bench/compare.ts (raw samples, async timing, CPU taken by other processes) ----------
+
+/** Like timeIt, but returns the raw ms-per-call samples (for interleaving two runtimes' samples). */
+export function timeSamples(fn: () => void, { samples = 15, minMs = 40, warmupMs = 300 } = {}): number[] {
+  const w0 = performance.now();
+  do fn(); while (performance.now() - w0 < warmupMs);
+  const per: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    let reps = 0;
+    const t0 = performance.now();
+    let t = t0;
+    do { fn(); reps++; t = performance.now(); } while (t - t0 < minMs);
+    per.push((t - t0) / reps);
+  }
+  return per;
+}
+
+/** timeSamples for an async fn (e.g. onnxruntime's session.run): each call is awaited before the next. */
+export async function timeSamplesAsync(fn: () => Promise<unknown>, { samples = 15, minMs = 40, warmupMs = 300 } = {}): Promise<number[]> {
+  const w0 = performance.now();
+  do await fn(); while (performance.now() - w0 < warmupMs);
+  const per: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    let reps = 0;
+    const t0 = performance.now();
+    let t = t0;
+    do { await fn(); reps++; t = performance.now(); } while (t - t0 < minMs);
+    per.push((t - t0) / reps);
+  }
+  return per;
+}
+
+/** Busy CPU time of the whole machine and of this process (seconds), to tell how much others used. */
+export interface CpuSnapshot { wall: number; machineBusy: number; self: number }
+
+export function cpuSnapshot(): CpuSnapshot | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (USER_HZ = 100 on Linux)
+    const busy = (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+    const u = process.cpuUsage();
+    return { wall: performance.now() / 1000, machineBusy: busy, self: (u.user + u.system) / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
+/** Cores' worth of CPU other processes used between two snapshots (this machine's noise during a measurement). */
+export function otherCores(a: CpuSnapshot | null, b: CpuSnapshot | null): number | null {
+  if (!a || !b || b.wall <= a.wall) return null;
+  return Math.max(0, (b.machineBusy - a.machineBusy - (b.self - a.self)) / (b.wall - a.wall));
+}

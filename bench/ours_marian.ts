@@ -1,0 +1,72 @@
+// The wasm-seq2seq side of the comparison: the public API only (loadModel, encode, generate), plus a timing
+// wrapper around EncDecSession.prototype.step so a run can be split into decoder steps and the rest
+// (search, cache reorder) without touching bindings/.
+import type { Seq2SeqModel } from '../bindings/model/model.js';
+import type { Meta } from './models.js';
+import { paths } from './models.js';
+import type { StepTiming } from './ort_marian.js';
+
+type EncDecModule = typeof import('../bindings/model/encdec.js');
+
+/**
+ * Options that make generate() run exactly `steps` decoder steps: no eos, no bad words. The model's
+ * generation_config sets forced_eos_token_id 0 and `null` falls back to it, so `forcedEosTokenId: []` is the only
+ * way to override it; with transformers' semantics an empty list makes every score -inf at the last step (the
+ * 64th token is then argmax of all -inf = 0). The number and cost of steps are unchanged; the ORT loops do the same.
+ */
+export function forcedOptions(steps: number, numBeams: number) {
+  return { maxNewTokens: steps, eosTokenId: [], forcedEosTokenId: [], badWordsIds: [], numBeams };
+}
+
+export interface OursGenerateResult {
+  tokens: number[];
+  totalMs: number;
+  timing: StepTiming;
+}
+
+export class OursMarian {
+  private timing: StepTiming = { runMs: 0, loopMs: 0, steps: 0 };
+  private loopStart = 0;
+
+  private constructor(readonly model: Seq2SeqModel, readonly meta: Meta) {}
+
+  /** `encdec` must be the module instance bindings/model/model.js uses (same URL, so the same class). */
+  static async load(meta: Meta, encdec: EncDecModule, loadModel: typeof import('../bindings/model/model.js').loadModel): Promise<OursMarian> {
+    const m = new OursMarian(await loadModel(paths.hf), meta);
+    const proto = encdec.EncDecSession.prototype;
+    const step = proto.step;
+    if (!(proto as { __benchTimed?: boolean }).__benchTimed) {
+      (proto as { __benchTimed?: boolean }).__benchTimed = true;
+      const self = m;
+      proto.step = function (this: InstanceType<EncDecModule['EncDecSession']>, tokens: Int32Array): Float32Array {
+        const t0 = performance.now();
+        const r = step.call(this, tokens);
+        const t1 = performance.now();
+        const tm = self.timing;
+        if (tm.steps === 0) self.loopStart = t0;
+        tm.runMs += t1 - t0;
+        tm.steps++;
+        tm.loopMs = t1 - self.loopStart;
+        return r;
+      };
+    }
+    return m;
+  }
+
+  async encode(ids: readonly number[]): Promise<Float32Array> {
+    return (await this.model.encode([ids])).data;
+  }
+
+  async generate(ids: readonly number[], steps: number, numBeams: number): Promise<OursGenerateResult> {
+    this.timing = { runMs: 0, loopMs: 0, steps: 0 };
+    const t0 = performance.now();
+    const out = await this.model.generate([ids], forcedOptions(steps, numBeams));
+    const totalMs = performance.now() - t0;
+    return { tokens: out.sequences[0].slice(1), totalMs, timing: { ...this.timing } };
+  }
+
+  /** Raw logits [T, V] of the decoder fed `decoderIds` (teacher forcing through the same incremental session). */
+  async logits(ids: readonly number[], decoderIds: number[]): Promise<Float32Array> {
+    return (await this.model.decoderLogits([ids], [decoderIds])).data;
+  }
+}
