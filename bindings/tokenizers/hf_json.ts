@@ -1,0 +1,191 @@
+// tokenizer.json ("fast" tokenizers: BART, T5, NLLB, mBART) through @huggingface/tokenizers (tokenizers.js),
+// the pure-JS port of the Rust `tokenizers` library that transformers' fast tokenizers run. Two things are ours:
+//  - its `Precompiled` normalizer ignores the charsmap and approximates it with String.normalize('NFKC'); we
+//    swap in the real charsmap lookup (normalizer.ts, same algorithm as Rust's spm_precompiled);
+//  - language families add `<src_lang> … </s>` from the requested source language, since the TemplateProcessing
+//    saved in tokenizer.json is frozen to whatever language the file was saved with (transformers rebuilds it
+//    when `src_lang` changes).
+// BART's slow files (vocab.json + merges.txt) are turned into the tokenizer.json transformers' converter makes.
+
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { ConfigError, InputError, UnsupportedError } from '../errors.js';
+import { M2M100_CODES, MBART50_CODES, MBART_CODES, NLLB_CODES } from './languages.js';
+import { CharsMap, precompiledNormalize } from './normalizer.js';
+import type { TokenizerConfig } from './slow.js';
+import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
+
+type Json = Record<string, unknown>;
+
+const LANGUAGES: Partial<Record<TokenizerFamily, readonly string[]>> = {
+  nllb: NLLB_CODES, mbart: MBART_CODES, mbart50: MBART50_CODES, m2m_100: M2M100_CODES,
+};
+
+/** A tokenizers.js normalizer object, as far as the patch below needs it. */
+interface NormalizerLike {
+  config?: { type?: string; precompiled_charsmap?: string | null };
+  normalizers?: unknown[];
+  normalize(text: string): string;
+}
+
+/** Replaces every Precompiled normalizer (also inside a Sequence) by the exact charsmap implementation. */
+function patchPrecompiled(n: NormalizerLike | null | undefined, where: string): void {
+  if (!n) return;
+  if (n.config?.type === 'Sequence' && Array.isArray(n.normalizers)) {
+    for (const inner of n.normalizers) patchPrecompiled(inner as NormalizerLike, where);
+  } else if (n.config?.type === 'Precompiled') {
+    const b64 = n.config.precompiled_charsmap;
+    if (!b64) {
+      // An spm model with the identity rule: nothing to apply.
+      n.normalize = (text: string) => text;
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    } catch (e) {
+      throw new ConfigError(`${where}: precompiled_charsmap is not base64`, { cause: e });
+    }
+    const map = new CharsMap(bytes, where);
+    n.normalize = (text: string) => precompiledNormalize(map, text);
+  }
+}
+
+export class JsonTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly padId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly unkId: number | undefined;
+  readonly bosId: number | undefined;
+  readonly languages: readonly string[];
+  private readonly hf: HfTokenizer;
+  private readonly size: number;
+  private readonly srcLang: string | undefined;
+
+  constructor(readonly family: TokenizerFamily, json: Json, cfg: TokenizerConfig, where: string) {
+    const model = json.model as Json | undefined;
+    if (!model || typeof model !== 'object' || typeof model.type !== 'string') {
+      throw new ConfigError(`${where} has no "model" with a "type"`);
+    }
+    if (!['BPE', 'Unigram', 'WordPiece'].includes(model.type)) {
+      throw new UnsupportedError(`${where}: model type ${model.type} is not supported (BPE, Unigram, WordPiece are)`);
+    }
+    // tokenizers.js reads these from the config and expects plain strings.
+    const config = {
+      ...cfg.raw,
+      additional_special_tokens: cfg.additionalSpecialTokens,
+      clean_up_tokenization_spaces: cfg.cleanUp,
+    };
+    try {
+      this.hf = new HfTokenizer({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null,
+        added_tokens: [], ...json }, config);
+    } catch (e) {
+      throw new ConfigError(`${where} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    patchPrecompiled(this.hf.normalizer as unknown as NormalizerLike | null, where);
+    this.size = this.hf.get_vocab(true).size;
+    const vocab = model.vocab;
+    this.vocabSize = Array.isArray(vocab) ? vocab.length : Object.keys((vocab as Json) ?? {}).length;
+    const id = (name: string, fallback: string | undefined) => {
+      const t = cfg.token(name) ?? fallback;
+      return t === undefined ? undefined : this.hf.token_to_id(t);
+    };
+    this.padId = id('pad_token', '<pad>');
+    this.eosId = id('eos_token', '</s>');
+    this.unkId = id('unk_token', '<unk>');
+    this.bosId = id('bos_token', family === 't5' ? undefined : '<s>');
+    this.languages = (LANGUAGES[family] ?? []).filter((c) => this.languageToken(c) !== undefined);
+    if (this.languages.length) {
+      this.srcLang = typeof cfg.raw.src_lang === 'string' ? cfg.raw.src_lang
+        : family === 'nllb' ? 'eng_Latn' : family === 'm2m_100' ? 'en' : 'en_XX';
+      this.langId(this.srcLang);
+    }
+  }
+
+  private languageToken(code: string): number | undefined {
+    const token = this.family === 'm2m_100' && !/^__.+__$/.test(code) ? `__${code}__` : code;
+    return this.hf.token_to_id(token);
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') throw new InputError(`encode() takes a string, got ${typeof text}`);
+    const add = options.addSpecialTokens ?? true;
+    if (!this.srcLang) {
+      if (options.srcLang !== undefined) this.langId(options.srcLang);
+      return this.hf.encode(text, { add_special_tokens: add }).ids;
+    }
+    const lang = this.langId(options.srcLang ?? this.srcLang);
+    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    if (!add) return ids;
+    const eos = this.eosId!;
+    return this.family === 'mbart' ? [...ids, eos, lang] : [lang, ...ids, eos];
+  }
+
+  encodeBatch(texts: readonly string[], options?: EncodeOptions): number[][] {
+    return texts.map((t) => this.encode(t, options));
+  }
+
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0) throw new InputError(`decode(): ${id} is not a token id`);
+    }
+    if (ids.length === 0) return '';
+    return this.hf.decode([...ids], {
+      skip_special_tokens: options.skipSpecialTokens ?? true,
+      clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces,
+    });
+  }
+
+  decodeBatch(batch: readonly (readonly number[])[], options?: DecodeOptions): string[] {
+    return batch.map((ids) => this.decode(ids, options));
+  }
+
+  tokenize(text: string): string[] {
+    return this.hf.tokenize(text, { add_special_tokens: false });
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.hf.token_to_id(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return Number.isInteger(id) && id >= 0 && id < this.size ? this.hf.id_to_token(id) : undefined;
+  }
+
+  langId(code: string): number {
+    if (!LANGUAGES[this.family]) {
+      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${JSON.stringify(code)}))`);
+    }
+    const bare = this.family === 'm2m_100' ? code.replace(/^__(.+)__$/, '$1') : code;
+    const id = this.languages.includes(bare) ? this.languageToken(bare) : undefined;
+    if (id === undefined) {
+      throw new InputError(`unknown ${this.family} language code ${JSON.stringify(code)} (known: ${this.languages.slice(0, 12).join(', ')}, ...)`);
+    }
+    return id;
+  }
+}
+
+/**
+ * The tokenizer.json transformers' RobertaConverter makes from BART's vocab.json + merges.txt: byte-level BPE,
+ * `<s> X </s>` around the input, `<mask>` eating the space before it.
+ */
+export function bartTokenizerJson(vocab: Record<string, number>, mergesTxt: string, cfg: TokenizerConfig): Json {
+  const merges = mergesTxt.split('\n').filter((l, i) => l.trim() !== '' && !(i === 0 && l.startsWith('#version')));
+  const tok = (name: string, fallback: string) => cfg.token(name) ?? fallback;
+  const specials = ['bos_token', 'pad_token', 'eos_token', 'unk_token', 'mask_token'];
+  const defaults: Record<string, string> = { bos_token: '<s>', pad_token: '<pad>', eos_token: '</s>', unk_token: '<unk>', mask_token: '<mask>' };
+  const added = specials.map((name) => tok(name, defaults[name]!)).filter((t) => vocab[t] !== undefined).map((t) => ({
+    id: vocab[t], content: t, single_word: false, lstrip: t === tok('mask_token', '<mask>'), rstrip: false,
+    normalized: false, special: true,
+  }));
+  const addPrefixSpace = cfg.raw.add_prefix_space === true;
+  return {
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'RobertaProcessing', sep: [tok('eos_token', '</s>'), vocab[tok('eos_token', '</s>')]],
+      cls: [tok('bos_token', '<s>'), vocab[tok('bos_token', '<s>')]], trim_offsets: true, add_prefix_space: addPrefixSpace },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+      fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+}
