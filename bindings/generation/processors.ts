@@ -165,7 +165,7 @@ export function buildProcessors(cfg: ResolvedGenerateConfig, vocabSize: number):
   if (cfg.badWordsIds.length > 0) list.push(new NoBadWordsProcessor(cfg.badWordsIds, cfg.eosTokenIds));
   if (cfg.minLength > 0 && cfg.eosTokenIds.length > 0) list.push(new MinLengthProcessor(cfg.minLength, cfg.eosTokenIds));
   if (cfg.forcedBosTokenId !== null) list.push(new ForcedBosProcessor(cfg.forcedBosTokenId));
-  if (cfg.forcedEosTokenIds !== null) list.push(new ForcedEosProcessor(cfg.maxLength, cfg.forcedEosTokenIds));
+  if (cfg.forcedEosTokenIds !== null && cfg.forcedEosTokenIds.length > 0) list.push(new ForcedEosProcessor(cfg.maxLength, cfg.forcedEosTokenIds));
   return list;
 }
 

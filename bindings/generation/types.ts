@@ -40,6 +40,7 @@ export interface GenerateOptions {
   /** Token sequences that may not be generated; [eos] alone is ignored (HF filters it out). */
   badWordsIds?: readonly (readonly number[])[] | null;
   forcedBosTokenId?: number | null;
+  /** Forced at the last step (max length). `[]` disables a default from generation_config.json. */
   forcedEosTokenId?: number | readonly number[] | null;
   eosTokenId?: number | readonly number[] | null;
   /** Fills finished rows; defaults to the first eos id (HF does the same, with a warning). */

@@ -138,6 +138,13 @@ describe('generate() inputs and behaviour', async () => {
     expect(model.memoryBytes).toBe(before);
   });
 
+  it('forcedEosTokenId: [] switches off the forced eos from generation_config.json', async () => {
+    const forced = await model.generate([ids[0]], { maxNewTokens: 3 });
+    const free = await model.generate([ids[0]], { maxNewTokens: 3, forcedEosTokenId: [] });
+    expect(forced.sequences[0]).toEqual([...g.generate.greedy.sequences[0].slice(0, 3), config.eos_token_id]);
+    expect(free.sequences[0]).toEqual(g.generate.greedy.sequences[0].slice(0, 4));
+  });
+
   it('generation_config.json defaults apply (bad_words bans pad; forced eos at the last step)', async () => {
     const out = await model.generate([[5, 6, 7]], { maxNewTokens: 3 });
     expect(out.sequences[0].slice(1)).not.toContain(config.pad_token_id);
