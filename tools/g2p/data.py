@@ -98,13 +98,18 @@ def encode_pron(pron):
     return [TOK2ID[p] for p in pron] + [EOS]
 
 
+_PHONEME_IDS = {TOK2ID[p] for p in PHONEMES}
+
+
 def decode_ids(ids):
-    """target ids (no start token) -> phoneme list, stopping at eos."""
+    """target ids (no start token) -> phoneme list, stopping at eos or pad; a non-phoneme id (a character,
+    unk) would be a model error and is skipped (bindings/g2p/phonemizer.ts does the same)."""
     out = []
     for i in ids:
-        if i == EOS:
+        if i == EOS or i == PAD:
             break
-        out.append(TOKENS[i])
+        if i in _PHONEME_IDS:
+            out.append(TOKENS[i])
     return out
 
 

@@ -105,6 +105,9 @@ def main(argv=None):
                   "min_top1_top2_gap: smallest logit margin met by greedy (processed logits), for float tolerance. "
                   "Values rounded to 6 significant digits."),
         "summary": {"words": len(items), "with_references": n_ref, "greedy_correct": n_ok_g, "beam_correct": n_ok_b},
+        # plain word -> "PH ON ES" maps (what tools/eval_g2p.ts compares against)
+        "greedy": {it["word"]: it["greedy"]["phonemes"] for it in items},
+        f"beam{nb}": {it["word"]: it["beam"]["phonemes"] for it in items},
         "items": items,
     }
     path = a.out or os.path.join(a.model, "reference_sample.json")
