@@ -95,11 +95,12 @@ export function log_softmax_f32(x: usize, rows: i32, n: i32): void {
     for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, exp_f32x4(f32x4.sub(v128.load(xr + (<usize>i << 2)), mv)));
     let s = hsum_f32x4(acc);
     for (; i < n; i++) s += f32x4.extract_lane(exp_f32x4(f32x4.splat(load<f32>(xr + (<usize>i << 2)) - mx)), 0);
-    const shift = f32x4.splat(mx + <f32>Math.log(<f64>s));
+    // (x - max) - log(sum): two float32 roundings in the order torch's log_softmax uses
+    const ls = <f32>Math.log(<f64>s);
+    const lsv = f32x4.splat(ls);
     i = 0;
-    for (; i + 4 <= n; i += 4) v128.store(xr + (<usize>i << 2), f32x4.sub(v128.load(xr + (<usize>i << 2)), shift));
-    const sh = mx + <f32>Math.log(<f64>s);
-    for (; i < n; i++) store<f32>(xr + (<usize>i << 2), load<f32>(xr + (<usize>i << 2)) - sh);
+    for (; i + 4 <= n; i += 4) v128.store(xr + (<usize>i << 2), f32x4.sub(f32x4.sub(v128.load(xr + (<usize>i << 2)), mv), lsv));
+    for (; i < n; i++) store<f32>(xr + (<usize>i << 2), (load<f32>(xr + (<usize>i << 2)) - mx) - ls);
   }
 }
 

@@ -180,8 +180,8 @@ function argmax(row: Float32Array): number {
 
 /**
  * transformers' ForcedEOSTokenLogitsProcessor at the last step (cur_len == max_length - 1): every score -inf but
- * the listed ids, which become 0. The benchmark passes [] to both runtimes (`forcedEosTokenId: []`, the only way
- * the API can turn off the model's forced eos 0), which makes the last step's scores all -inf, as in transformers.
+ * the listed ids, which become 0. An empty list means no forced eos, as `forcedEosTokenId: []` does in our API
+ * (the benchmark passes [] to both runtimes so both decode 64 free steps).
  */
 function forceEos(scores: Float32Array, ids: readonly number[]): void {
   scores.fill(-Infinity);
@@ -197,7 +197,7 @@ async function greedy(state: DecoderState, V: number, steps: number, start: numb
     const l = await state.step(input);
     if (s < keepLogits) logits.push(l.slice(0, V));
     const row = l.subarray(0, V);
-    if (forcedEos && s === steps - 1) forceEos(row, forcedEos);
+    if (forcedEos && forcedEos.length > 0 && s === steps - 1) forceEos(row, forcedEos);
     input[0] = argmax(row);
     tokens.push(input[0]);
   }
@@ -232,7 +232,7 @@ async function beamSearch(state: DecoderState, V: number, n: number, steps: numb
       const bs = beamScores[j];
       for (let i = 0; i < V; i++) {
         // log-prob in float32 (processors act on it), + the beam's score in float32
-        const lp = last && forcedEos ? (forcedEos.includes(i) ? 0 : -Infinity) : Math.fround(row[i] - shift);
+        const lp = last && forcedEos && forcedEos.length > 0 ? (forcedEos.includes(i) ? 0 : -Infinity) : Math.fround(row[i] - shift);
         const sc = Math.fround(lp + bs);
         if (filled < k || sc > topS[k - 1]) { // strict: an equal score at a higher index ranks below
           let p = filled < k ? filled++ : k - 1;

@@ -250,6 +250,8 @@ export async function beamSearch(
     }
     const logits = session.step(input);
     checkLogits(logits, rows, V);
+    // log-probs computed in place by the session when it can (wasm SIMD), else row by row here
+    const logProbs = session.logSoftmax ? session.logSoftmax() : null;
 
     // Everything read from `logits` happens in this loop, before reorder/step invalidate it.
     for (let b = 0; b < batchSize; b++) {
@@ -268,9 +270,11 @@ export async function beamSearch(
       top.reset();
       for (let j = 0; j < n; j++) {
         const r = first + j;
-        logSoftmaxInto(logits.subarray(r * V, (r + 1) * V), scratch);
-        if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), scratch);
-        offerRow(top, scratch, beamScores[r], j * V);
+        let row: Float32Array<ArrayBufferLike> = scratch;
+        if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
+        else logSoftmaxInto(logits.subarray(r * V, (r + 1) * V), scratch);
+        if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
+        offerRow(top, row, beamScores[r], j * V);
       }
       const count = top.sorted(candScore, candIndex);
 

@@ -9,7 +9,9 @@ export interface DecoderSession {
   step(tokens: Int32Array): Float32Array;
   /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
   reorder(index: Int32Array): void;
-  /** Optional: drop finished rows is NOT required; sessions always keep all rows. */
+  /** Optional fast path for beam search: replace the logits step() just returned by their row-wise
+   *  log-softmax, in place, and return the same view (wasm sessions do this with a SIMD kernel). */
+  logSoftmax?(): Float32Array;
 }
 
 /** Makes a session for the current batch with every sentence repeated `numBeams` times (1 for greedy). */

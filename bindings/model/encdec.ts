@@ -216,6 +216,13 @@ export class EncDecSession implements DecoderSession {
     return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * w.vocabOut);
   }
 
+  /** In-place SIMD log-softmax of the logits the last step() returned (beam search's fast path). */
+  logSoftmax(): Float32Array {
+    const { heap, rows: R } = this, V = this.w.vocabOut;
+    heap.k.log_softmax_f32(this.logits, R, V);
+    return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * V);
+  }
+
   /** Row r of every self-attention cache becomes old row index[r]; rows that keep their own history are not copied. */
   reorder(index: Int32Array): void {
     const { heap, rows: R } = this;
