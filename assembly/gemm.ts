@@ -22,25 +22,56 @@ export function pack_f32_n8(w: usize, bias: usize, n: i32, k: i32, dst: usize): 
   const panels = (n + NR - 1) / NR;
   for (let p = 0; p < panels; p++) {
     const base = dst + (<usize>p * <usize>(k + 1) * NR << 2);
+    const c0 = p * NR;
     for (let c = 0; c < NR; c++) {
-      const col = p * NR + c;
+      const col = c0 + c;
       store<f32>(base + (<usize>c << 2), col < n && bias != 0 ? load<f32>(bias + (<usize>col << 2)) : 0);
     }
-    for (let c = 0; c < NR; c++) {
-      const col = p * NR + c;
-      const src = w + (<usize>col * <usize>k << 2);
-      let d = base + (<usize>(NR + c) << 2);
-      if (col < n) {
-        for (let kk = 0; kk < k; kk++) {
-          store<f32>(d, load<f32>(src + (<usize>kk << 2)));
-          d += NR << 2;
-        }
-      } else {
-        for (let kk = 0; kk < k; kk++) {
-          store<f32>(d, 0);
-          d += NR << 2;
-        }
-      }
+    const out = base + (NR << 2);
+    if (c0 + NR <= n) pack_panel_full(w + (<usize>c0 * <usize>k << 2), k, out);
+    else pack_panel_tail(w, c0, n, k, out);
+  }
+}
+
+// A full panel: 8 rows of W, 4 k at a time, transposed in registers (two 4x4 transposes) so loads and
+// stores are whole v128s; packing a Marian-size model is a one-off but sits on the cold-start path.
+function pack_panel_full(src: usize, k: i32, out: usize): void {
+  const rs = <usize>k << 2;
+  let kk = 0;
+  for (; kk + 4 <= k; kk += 4) {
+    const o = <usize>kk << 2;
+    const d = out + (<usize>kk * NR << 2);
+    transpose4_store(v128.load(src + o), v128.load(src + rs + o), v128.load(src + 2 * rs + o), v128.load(src + 3 * rs + o), d);
+    transpose4_store(v128.load(src + 4 * rs + o), v128.load(src + 5 * rs + o), v128.load(src + 6 * rs + o), v128.load(src + 7 * rs + o), d + 16);
+  }
+  for (; kk < k; kk++) {
+    for (let c = 0; c < NR; c++) store<f32>(out + (<usize>(kk * NR + c) << 2), load<f32>(src + <usize>c * rs + (<usize>kk << 2)));
+  }
+}
+
+// Rows r0..r3 (4 k each) -> 4 columns stored 8 floats apart: column j = (r0[j], r1[j], r2[j], r3[j]).
+// (No objects: under --runtime stub `new` would allocate in memory the TypeScript heap owns.)
+// @ts-ignore: decorator
+@inline function transpose4_store(r0: v128, r1: v128, r2: v128, r3: v128, d: usize): void {
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
+  v128.store(d, i64x2.shuffle(t0, t1, 1, 3), 32);
+  v128.store(d, i64x2.shuffle(t2, t3, 0, 2), 64);
+  v128.store(d, i64x2.shuffle(t2, t3, 1, 3), 96);
+}
+
+// The last panel when n is not a multiple of 8: scalar, missing columns zero.
+function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
+  for (let c = 0; c < NR; c++) {
+    const col = c0 + c;
+    const src = w + (<usize>col * <usize>k << 2);
+    let d = out + (<usize>c << 2);
+    for (let kk = 0; kk < k; kk++) {
+      store<f32>(d, col < n ? load<f32>(src + (<usize>kk << 2)) : 0);
+      d += NR << 2;
     }
   }
 }

@@ -69,6 +69,11 @@ export class Heap {
     return t;
   }
 
+  /** Grow memory once to hold `bytes` more: loading a model then avoids hundreds of small grows. */
+  reserve(bytes: number): void {
+    this.ensure(align(this.top + bytes, 64));
+  }
+
   mark(): number { return this.top; }
 
   /** Free everything allocated after `mark` (the memory stays reserved for reuse). */

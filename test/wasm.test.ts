@@ -34,6 +34,9 @@ describe('kernels.wasm is a SIMD build', () => {
     expect(b).toContain(op);
     expect(b).toContain('v128.load');
   });
+  it('never grows memory itself: all allocation belongs to the TypeScript heap (no runtime allocator linked in)', () => {
+    expect(text).not.toContain('memory.grow');
+  });
   it('has no imports (nothing to wire up in any runtime)', () => {
     expect(WebAssembly.Module.imports(new WebAssembly.Module(bytes))).toEqual([]);
   });

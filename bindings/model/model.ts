@@ -220,6 +220,10 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
     throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
   }
   const heap = new Heap(kernels); // a fresh instance per model: its memory is the model's
+  // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
+  let floats = 0;
+  for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
+  heap.reserve(Math.ceil(floats * 4 * 1.05) + (16 << 20));
   const weights = family(heap, cfg, files.weights);
   return new Seq2SeqModel(cfg, heap, weights);
 }
