@@ -11,3 +11,7 @@ export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
   type ErrorCode,
 } from './errors.js';
+export { loadTokenizer, SentencePiece } from './tokenizers/index.js';
+export type { Tokenizer, TokenizerFamily, EncodeOptions, DecodeOptions, LoadTokenizerOptions } from './tokenizers/index.js';
+export type { GenerateInput, ModelGenerateOutput } from './model/model.js';
+export { Phonemizer, type PhonemizedWord, type PhonemizeOptions } from './g2p/phonemizer.js';

@@ -4,6 +4,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fixtureDir, golden, maxAbsDiff } from './helpers/fixtures.js';
+import { textModelDir } from './helpers/textmodel.js';
+import { loadModel } from '../bindings/model/model.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/wasm-seq2seq.js', import.meta.url).pathname;
@@ -56,5 +58,16 @@ describe('wasm-seq2seq generate', () => {
       expect(r.stderr).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
+  });
+
+  it('text in, text out with the repo tokenizer (args, --json, stdin)', async () => {
+    const dir = textModelDir();
+    const model = await loadModel(dir);
+    const want = await model.generate(['the history of the', 'of the'], { numBeams: 2, maxNewTokens: 6 });
+    const r = await cli(['generate', '--model', dir, '--num-beams', '2', '--max-new-tokens', '6', '--json', 'the history of the', 'of the']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).text).toEqual(want.text);
+    const plain = await cli(['generate', '--model', dir, '--num-beams', '1', '--max-new-tokens', '6', 'of the']);
+    expect(plain.stdout.trim()).toBe((await model.generate('of the', { maxNewTokens: 6 })).text![0].trim());
   });
 });

@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { loadModel, type ModelGenerateOptions } from '../model/model.js';
 
 export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-ids '[[ids...], ...]' [options]
+       wasm-seq2seq generate --model DIR [options] "text" ["more text" ...]   (the repo's tokenizer; stdin if "-")
 
   --model DIR                  Hugging Face folder (config.json, model.safetensors[, generation_config.json])
   --input-ids JSON             token id rows (may differ in length: padded and masked)
@@ -17,8 +18,9 @@ export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-i
   --early-stopping true|false|never
   --repetition-penalty X       --no-repeat-ngram-size N
   --decoder-start-token-id N   --forced-bos-token-id N   --forced-eos-token-id N
+  --src-lang CODE --tgt-lang CODE   text input to NLLB / M2M100 / mBART (e.g. eng_Latn fra_Latn)
   --stream                     greedy: print each step's tokens as they are generated
-  --json                       print {"sequences": [[...]], "scores": [...] | null}
+  --json                       print {"sequences": [[...]], "scores": [...] | null} (+ "text" for text input)
   --timing                     print load and generation times to stderr`;
 
 const OPTIONS = {
@@ -29,6 +31,7 @@ const OPTIONS = {
   'length-penalty': { type: 'string' }, 'early-stopping': { type: 'string' },
   'repetition-penalty': { type: 'string' }, 'no-repeat-ngram-size': { type: 'string' },
   'decoder-start-token-id': { type: 'string' }, 'forced-bos-token-id': { type: 'string' }, 'forced-eos-token-id': { type: 'string' },
+  'src-lang': { type: 'string' }, 'tgt-lang': { type: 'string' },
   stream: { type: 'boolean' }, json: { type: 'boolean' }, timing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,16 +60,24 @@ function rows(name: string, v: string | undefined): number[][] | undefined {
 }
 
 export async function generateCommand(argv: string[]): Promise<number> {
-  let values;
+  let values, positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
+    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (e) {
     throw new InputError(`${(e as Error).message}\n\n${GENERATE_HELP}`);
   }
   if (values.help) { console.log(GENERATE_HELP); return 0; }
   if (!values.model) throw new InputError(`--model is required\n\n${GENERATE_HELP}`);
   const inputIds = rows('input-ids', values['input-ids']);
-  if (!inputIds) throw new InputError(`--input-ids is required\n\n${GENERATE_HELP}`);
+  if (inputIds && positionals.length) throw new InputError('give either --input-ids or text, not both');
+  let texts: string[] | undefined;
+  if (positionals.length === 1 && positionals[0] === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    texts = Buffer.concat(chunks).toString('utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  } else if (positionals.length) texts = positionals;
+  if (!inputIds && !texts?.length) throw new InputError(`--input-ids or text is required\n\n${GENERATE_HELP}`);
+  const input = texts ?? inputIds!;
   const es = values['early-stopping'];
   if (es !== undefined && !['true', 'false', 'never'].includes(es)) throw new InputError(`--early-stopping must be true, false or never, got '${es}'`);
 
@@ -92,25 +103,31 @@ export async function generateCommand(argv: string[]): Promise<number> {
       decoderStartTokenId: int('decoder-start-token-id', values['decoder-start-token-id']),
       forcedBosTokenId: int('forced-bos-token-id', values['forced-bos-token-id']),
       forcedEosTokenId: int('forced-eos-token-id', values['forced-eos-token-id']),
+      srcLang: values['src-lang'],
+      tgtLang: values['tgt-lang'],
       signal: controller.signal,
     };
     let out;
     if (values.stream) {
-      const it = model.stream(inputIds, opts);
+      const it = model.stream(input, opts);
       for (;;) {
         const r = await it.next();
         if (r.done) { out = r.value; break; }
         const ev = r.value;
         if (ev.type === 'tokens' && !values.json) {
-          console.log(`step ${ev.step}: ${ev.tokens.map((t, b) => (ev.emitted[b] ? String(t) : '-')).join(' ')}`);
+          if (texts && input.length === 1) process.stdout.write(ev.text?.[0] ?? '');
+          else console.log(`step ${ev.step}: ${ev.tokens.map((t, b) => (ev.emitted[b] ? String(t) : '-')).join(' ')}`);
         }
       }
     } else {
-      out = await model.generate(inputIds, opts);
+      out = await model.generate(input, opts);
     }
     const t2 = performance.now();
-    if (values.json) console.log(JSON.stringify({ sequences: out.sequences, scores: out.scores }));
-    else {
+    if (values.json) console.log(JSON.stringify({ sequences: out.sequences, scores: out.scores, ...(out.text ? { text: out.text } : {}) }));
+    else if (out.text) {
+      if (values.stream && input.length === 1) process.stdout.write('\n');
+      else out.text.forEach((t, i) => console.log(`${out.scores ? `${out.scores[i].toFixed(5)}\t` : ''}${t}`));
+    } else {
       out.sequences.forEach((s, i) => console.log(`${out.scores ? `${out.scores[i].toFixed(5)}\t` : ''}${s.join(' ')}`));
     }
     if (values.timing) console.error(`load ${(t1 - t0).toFixed(1)} ms, generate ${(t2 - t1).toFixed(1)} ms`);

@@ -11,6 +11,7 @@ import { loadKernels, type WasmSource } from '../wasm.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { loadMarian } from './marian.js';
 import { loadBart, loadMbart } from './bart.js';
 import { loadM2m100 } from './m2m100.js';
@@ -30,6 +31,8 @@ export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
 export interface LoadModelOptions extends LoadOptions {
   /** Where the kernels .wasm comes from (a WebAssembly.Module on Workers); default: the file shipped beside this module. */
   wasm?: WasmSource;
+  /** Load the repo's tokenizer when it has one (default true); false = token ids only. */
+  tokenizer?: boolean;
 }
 
 /** A batch of token ids: rows may differ in length (they are right-padded with pad and masked). */
@@ -38,14 +41,27 @@ export type TokenBatch = readonly (readonly number[])[];
 export interface ModelGenerateOptions extends GenerateOptions {
   /** 1 = real token, 0 = padding; same shape as the input. Default: derived from row lengths and pad ids, as transformers does. */
   attentionMask?: TokenBatch;
+  /** Text input, multilingual models: source language code (NLLB `eng_Latn`, M2M100 `en`, mBART `en_XX`). */
+  srcLang?: string;
+  /** Text input, multilingual models: target language, forced as the first generated token (NLLB, M2M100,
+   *  mBART-50) or used as the decoder start token (mBART cc25), as transformers' examples do. */
+  tgtLang?: string;
 }
+
+/** What generate() and stream() take: token id rows, or text (one string or a batch) when the model has a tokenizer. */
+export type GenerateInput = TokenBatch | string | readonly string[];
+
+/** With text input, `text` holds the decoded output rows (special tokens skipped). */
+export interface ModelGenerateOutput extends GenerateOutput { text?: string[] }
 
 interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
 
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly config: ModelConfig, private readonly heap: Heap, private readonly weights: EncDecWeights) {}
+  constructor(readonly config: ModelConfig, private readonly heap: Heap, private readonly weights: EncDecWeights,
+    /** The repo's tokenizer (null when the source has none: then only token ids are accepted). */
+    readonly tokenizer: Tokenizer | null = null) {}
 
   /** Defaults generate() uses for options you do not pass (from generation_config.json or config.json). */
   get generationDefaults(): GenerationDefaults { return this.config.generation; }
@@ -53,14 +69,17 @@ export class Seq2SeqModel {
   /** Bytes of wasm memory holding the weights and the largest working set so far. */
   get memoryBytes(): number { return this.heap.peak; }
 
-  async generate(inputIds: TokenBatch, options: ModelGenerateOptions = {}): Promise<GenerateOutput> {
+  async generate(input: GenerateInput, options: ModelGenerateOptions = {}): Promise<ModelGenerateOutput> {
     return this.exclusive(async () => {
-      const opts = this.withDefaults(options);
-      const batch = this.batch(inputIds, options.attentionMask);
+      const { ids, text, options: o } = this.prepare(input, options);
+      const opts = this.withDefaults(o);
+      const batch = this.batch(ids, o.attentionMask);
       const mark = this.heap.mark();
       try {
         const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
-        return await runGenerate(factory, batch.B, opts);
+        const out: ModelGenerateOutput = await runGenerate(factory, batch.B, opts);
+        if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
+        return out;
       } finally {
         this.heap.release(mark);
       }
@@ -68,7 +87,8 @@ export class Seq2SeqModel {
   }
 
   /** Greedy: an event per step with each row's new token; beam search: one final event. */
-  async *stream(inputIds: TokenBatch, options: ModelGenerateOptions = {}): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+  /** With text input, token events carry `text`: each row's newly decoded piece (may be '' mid-word). */
+  async *stream(input: GenerateInput, options: ModelGenerateOptions = {}): AsyncGenerator<GenerationEvent & { text?: string[] }, ModelGenerateOutput, undefined> {
     let release!: () => void;
     const turn = new Promise<void>((r) => { release = r; });
     const prev = this.queue;
@@ -76,10 +96,31 @@ export class Seq2SeqModel {
     await prev;
     const mark = this.heap.mark();
     try {
-      const opts = this.withDefaults(options);
-      const batch = this.batch(inputIds, options.attentionMask);
+      const { ids, text, options: o } = this.prepare(input, options);
+      const opts = this.withDefaults(o);
+      const batch = this.batch(ids, o.attentionMask);
       const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
-      return yield* generateStream(factory, batch.B, opts);
+      const events = generateStream(factory, batch.B, opts);
+      if (!text) return yield* events;
+      // Decode each row's tokens so far and yield what was added: pieces that join into the final text.
+      const tok = this.tokenizer!;
+      const rows: number[][] = Array.from({ length: batch.B }, () => [opts.decoderStartTokenId as number]);
+      const shown = new Array<string>(batch.B).fill('');
+      for (;;) {
+        const r = await events.next();
+        if (r.done) { const out: ModelGenerateOutput = r.value; out.text = tok.decodeBatch(out.sequences); return out; }
+        const ev = r.value;
+        if (ev.type !== 'tokens') { yield ev; continue; }
+        const pieces = ev.tokens.map((t, b) => {
+          if (!ev.emitted[b]) return '';
+          rows[b].push(t);
+          const now = tok.decode(rows[b]);
+          const piece = now.startsWith(shown[b]) ? now.slice(shown[b].length) : now;
+          shown[b] = now;
+          return piece;
+        });
+        yield { ...ev, text: pieces };
+      }
     } finally {
       this.heap.release(mark);
       release();
@@ -126,6 +167,27 @@ export class Seq2SeqModel {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  /** Text → ids with the model's tokenizer; language options → transformers' forced ids. */
+  private prepare(input: GenerateInput, options: ModelGenerateOptions): { ids: TokenBatch; text: boolean; options: ModelGenerateOptions } {
+    const isText = typeof input === 'string' || (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string'));
+    if (!isText) {
+      if (options.srcLang !== undefined || options.tgtLang !== undefined) throw new InputError('srcLang / tgtLang apply to text input; with token ids set forcedBosTokenId / decoderStartTokenId yourself');
+      return { ids: input as TokenBatch, text: false, options };
+    }
+    const tok = this.tokenizer;
+    if (!tok) throw new InputError('this model source has no tokenizer files (tokenizer.json, *.spm, spiece.model, ...): pass token ids');
+    if (options.attentionMask) throw new InputError('attentionMask applies to token ids, not text');
+    const texts = typeof input === 'string' ? [input] : (input as readonly string[]);
+    const ids = texts.map((t) => tok.encode(t, options.srcLang ? { srcLang: options.srcLang } : undefined));
+    const o = { ...options };
+    if (options.tgtLang !== undefined) {
+      const id = tok.langId(options.tgtLang);
+      if (tok.family === 'mbart') o.decoderStartTokenId ??= id; // cc25: generation starts with the target code
+      else o.forcedBosTokenId ??= id; // NLLB, M2M100, mBART-50
+    }
+    return { ids, text: true, options: o };
+  }
 
   /** One call at a time: calls share the heap's working area. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -225,5 +287,6 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
   for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
   heap.reserve(Math.ceil(floats * 4 * 1.05) + (16 << 20));
   const weights = family(heap, cfg, files.weights);
-  return new Seq2SeqModel(cfg, heap, weights);
+  const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
+  return new Seq2SeqModel(cfg, heap, weights, tokenizer);
 }
