@@ -1,0 +1,71 @@
+// G2P evaluation with OUR runtime (not PyTorch): the held-out test split through the TypeScript phonemizer,
+// greedy and beam search, WER / PER / words per second; and, when weights/g2p-en/reference_sample.json exists,
+// whether our outputs equal the PyTorch model's on that sample.
+//   npm run eval:g2p [-- --model DIR] [--limit N] [--beams 1,4] [--json]
+// Metrics as tools/g2p/metrics.py: a word is right if it equals ANY of its pronunciations; PER takes the
+// closest reference (first on ties) and divides summed edits by summed reference lengths.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Phonemizer, defaultG2PModelDir } from '../bindings/g2p/phonemizer.js';
+
+function editDistance(a: readonly string[], b: readonly string[]): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+export function scoreWord(pred: readonly string[], refs: readonly (readonly string[])[]): { correct: boolean; edits: number; refLen: number } {
+  let best = { edits: Infinity, refLen: 0 };
+  for (const r of refs) {
+    const d = editDistance(pred, r);
+    if (d < best.edits) best = { edits: d, refLen: r.length };
+  }
+  return { correct: refs.some((r) => r.length === pred.length && r.every((p, i) => p === pred[i])), ...best };
+}
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, json: { type: 'boolean' } } });
+const dir = values.model ?? (await defaultG2PModelDir());
+const split = readFileSync(`${dir}/test.tsv`, 'utf8').trim().split('\n').map((l) => {
+  const [w, prons] = l.split('\t');
+  return { word: w, refs: prons.split(' | ').map((p) => p.split(' ')) };
+});
+const data = values.limit ? split.slice(0, Number(values.limit)) : split;
+const results: Record<string, unknown>[] = [];
+for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
+  const g2p = await Phonemizer.load(dir); // fresh cache per setting: time the model, not the cache
+  const t0 = performance.now();
+  const preds = await g2p.phonemizeWords(data.map((d) => d.word), { numBeams: beams, batchSize: 64 });
+  const secs = (performance.now() - t0) / 1000;
+  let wrong = 0, edits = 0, len = 0;
+  data.forEach((d, i) => { const s = scoreWord(preds[i], d.refs); wrong += s.correct ? 0 : 1; edits += s.edits; len += s.refLen; });
+  results.push({ beams, words: data.length, WER: wrong / data.length, PER: edits / len, wordsPerSecond: data.length / secs, seconds: secs });
+}
+
+let agreement: Record<string, unknown> | null = null;
+const sampleFile = `${dir}/reference_sample.json`;
+if (existsSync(sampleFile)) {
+  // {greedy?: {word: phonemes[]}, beam4?: {...}} written by tools/g2p/reference_outputs.py from the PyTorch model
+  const sample = JSON.parse(readFileSync(sampleFile, 'utf8'));
+  agreement = {};
+  for (const [mode, beams] of [['greedy', 1], ['beam4', 4]] as const) {
+    const ref: Record<string, string[] | string> | undefined = sample[mode];
+    if (!ref) continue;
+    const words = Object.keys(ref);
+    const g2p = await Phonemizer.load(dir);
+    const ours = await g2p.phonemizeWords(words, { numBeams: beams });
+    const same = words.filter((w, i) => (Array.isArray(ref[w]) ? (ref[w] as string[]).join(' ') : ref[w]) === ours[i].join(' ')).length;
+    agreement[mode] = { words: words.length, identical: same };
+  }
+}
+
+if (values.json) console.log(JSON.stringify({ model: dir, results, pytorchAgreement: agreement }, null, 1));
+else {
+  console.log(`G2P test split (${data.length} words) through the wasm-seq2seq runtime, model ${dir}`);
+  for (const r of results as any[]) console.log(`  beams ${r.beams}: WER ${(100 * r.WER).toFixed(2)}%  PER ${(100 * r.PER).toFixed(2)}%  ${r.wordsPerSecond.toFixed(0)} words/s (${r.seconds.toFixed(1)} s)`);
+  if (agreement) for (const [m, a] of Object.entries<any>(agreement)) console.log(`  same output as PyTorch (${m}): ${a.identical}/${a.words}`);
+  else console.log('  (no reference_sample.json: PyTorch agreement not checked)');
+}
