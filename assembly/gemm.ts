@@ -78,7 +78,7 @@ function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
 
 // Store 8 lanes (v0 = columns 0..3, v1 = 4..7) of a tile row; only the first `nr` columns are real.
 // @ts-ignore: decorator
-@inline function store_row(c: usize, v0: v128, v1: v128, nr: i32, accumulate: i32): void {
+@inline export function store_row(c: usize, v0: v128, v1: v128, nr: i32, accumulate: i32): void {
   if (nr == NR) {
     if (accumulate) {
       v0 = f32x4.add(v0, v128.load(c));
@@ -103,7 +103,7 @@ function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
 
 // 4 rows x 8 columns of C from one panel.
 // @ts-ignore: decorator
-@inline function tile_4x8(a: usize, lda: usize, panel: usize, c: usize, ldc: usize, k: i32, nr: i32, accumulate: i32): void {
+@inline export function tile_4x8(a: usize, lda: usize, panel: usize, c: usize, ldc: usize, k: i32, nr: i32, accumulate: i32): void {
   const b0 = v128.load(panel);
   const b1 = v128.load(panel, 16);
   let c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
@@ -136,7 +136,7 @@ function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
 
 // 1 row x 8 columns (row remainders). Two partial sums per half break the add dependency chain.
 // @ts-ignore: decorator
-@inline function tile_1x8(a: usize, panel: usize, c: usize, k: i32, nr: i32, accumulate: i32): void {
+@inline export function tile_1x8(a: usize, panel: usize, c: usize, k: i32, nr: i32, accumulate: i32): void {
   let s0 = v128.load(panel);
   let s1 = v128.load(panel, 16);
   let t0 = f32x4.splat(0), t1 = f32x4.splat(0);

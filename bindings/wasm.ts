@@ -24,6 +24,14 @@ export interface KernelExports {
   gemv_f32_1x24(a: number, packed: number, c: number, k: number, n: number, accumulate: number): void;
   linear_f32(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
   gemm_f32_ref(a: number, lda: number, w: number, bias: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
+  // gemm_i8.ts
+  packed_size_i8(n: number, k: number): number;
+  quantize_pack_i8_n8(w: number, bias: number, n: number, k: number, dst: number): void;
+  gemv_i8_1x8(x: number, packed: number, y: number, k: number, n: number, accumulate: number): void;
+  gemm_i8_4x8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
+  linear_i8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
+  embed_packed_i8(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
+  gemm_i8_ref(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
   // norm.ts
   layer_norm_f32(x: number, gamma: number, beta: number, y: number, rows: number, n: number, eps: number): void;
   rms_norm_f32(x: number, weight: number, y: number, rows: number, n: number, eps: number): void;
@@ -66,6 +74,7 @@ export const KERNEL_FUNCTIONS = [
   'log_softmax_f32', 'softmax_f32_ref', 'relu_f32', 'gelu_f32', 'gelu_tanh_f32', 'silu_f32', 'gated_gelu_f32',
   'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'embed_packed_f32', 'gather_add_f32',
   'sinusoidal_positions_f32', 'attention_f32', 'attention_f32_ref', 'simd_peak_probe',
+  'packed_size_i8', 'quantize_pack_i8_n8', 'gemv_i8_1x8', 'gemm_i8_4x8', 'linear_i8', 'embed_packed_i8', 'gemm_i8_ref',
 ] as const;
 
 export type WasmSource = WebAssembly.Module | URL | string | ArrayBuffer | ArrayBufferView | Response | Promise<Response>;
