@@ -6,6 +6,7 @@ import type { BartFamilyConfig } from '../config.js';
 import type { CheckedWeights } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { loadBartFamily } from './bart_family.js';
+import type { WeightFormat } from './layers.js';
 import type { EncDecWeights, Positions } from './encdec.js';
 
 const OFFSET = 2; // BartLearnedPositionalEmbedding: position p reads row p + 2
@@ -27,16 +28,16 @@ function positionSpec(cfg: BartFamilyConfig) {
   };
 }
 
-export function loadBart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+export function loadBart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
   return loadBartFamily(heap, cfg, store, {
     preNorm: false, layernormEmbedding: true, finalNorms: false,
     extraSpec: positionSpec(cfg), positions: learnedPositions,
-  });
+  }, format);
 }
 
-export function loadMbart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+export function loadMbart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
   return loadBartFamily(heap, cfg, store, {
     preNorm: true, layernormEmbedding: true, finalNorms: true,
     extraSpec: positionSpec(cfg), positions: learnedPositions,
-  });
+  }, format);
 }

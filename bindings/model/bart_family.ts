@@ -4,7 +4,7 @@ import type { Heap } from '../arena.js';
 import type { BartFamilyConfig } from '../config.js';
 import { expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { activationKernel, FeedForward, Linear, Norm } from './layers.js';
+import { activationKernel, FeedForward, Linear, Norm, type WeightFormat } from './layers.js';
 import type { DecoderLayer, EncDecWeights, EncoderLayer, Embedding, Positions } from './encdec.js';
 
 export interface FamilyOptions {
@@ -64,17 +64,17 @@ export function bartFamilySpec(cfg: BartFamilyConfig, opts: FamilyOptions): Reco
 }
 
 /** Validates the whole weight file against the config, then copies/packs it into wasm memory. */
-export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions): EncDecWeights {
+export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions, format: WeightFormat = 'f32'): EncDecWeights {
   const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label: `${cfg.model_type} weights` }) as CheckedWeights<string>;
   const d = cfg.d_model;
   const f32 = (name: string) => w.f32(name);
   const lin = (prefix: string, names: string[]) =>
-    Linear.pack(heap, d, names.map((n) => ({ w: f32(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })));
+    Linear.pack(heap, d, names.map((n) => ({ w: f32(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })), format);
   const ln = (name: string) => Norm.layer(heap, f32(`${name}.weight`), f32(`${name}.bias`), LN_EPS);
   const act = activationKernel(heap, cfg.activation_function);
   const ffn = (p: string, f: number) => new FeedForward(
-    Linear.pack(heap, d, [{ w: f32(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }]),
-    Linear.pack(heap, f, [{ w: f32(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }]), act);
+    Linear.pack(heap, d, [{ w: f32(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }], format),
+    Linear.pack(heap, f, [{ w: f32(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }], format), act);
 
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.encoder_layers; i++) {
@@ -100,9 +100,10 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
   // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
   const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
   const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
-  const lmHead = Linear.pack(heap, d, [{ w: f32(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }]);
+  const lmHead = Linear.pack(heap, d, [{ w: f32(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
   const table = (name: string): Embedding => ({ kind: 'table', ptr: heap.putF32(f32(name)).ptr, rows: w.shape(name)[0] });
-  const decEmbed: Embedding = cfg.tie_word_embeddings ? { kind: 'packed', linear: lmHead } : table(decName);
+  // Embeddings stay f32: with an int8 head, a tied model keeps its own f32 table.
+  const decEmbed: Embedding = cfg.tie_word_embeddings && format === 'f32' ? { kind: 'packed', linear: lmHead } : table(decName);
   const encEmbed: Embedding = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');
 
   return {

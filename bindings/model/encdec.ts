@@ -64,6 +64,7 @@ export interface EncDecWeights {
 
 function embed(heap: Heap, e: Embedding, ids: number, n: number, d: number, scale: number, out: number): void {
   if (e.kind === 'table') heap.k.embed_f32(e.ptr, ids, n, d, scale, out);
+  else if (e.linear.format === 'int8') heap.k.embed_packed_i8(e.linear.packed, ids, n, d, scale, out);
   else heap.k.embed_packed_f32(e.linear.packed, ids, n, d, scale, out);
 }
 

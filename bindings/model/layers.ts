@@ -5,18 +5,24 @@ import type { Heap } from '../arena.js';
 import { UnsupportedError } from '../errors.js';
 import type { Activation } from '../config.js';
 
-/** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels. */
+/** How linear weights are stored in wasm memory: f32 panels, or int8 per-output-channel (quantised at load). */
+export type WeightFormat = 'f32' | 'int8';
+
+/** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels (f32 or int8). */
 export class Linear {
-  constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number) {}
+  constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number,
+    readonly format: WeightFormat = 'f32', private readonly scratch = 0) {}
 
   /**
    * Pack one or more [out_i, in] weights (with biases, null = zeros) into a single layer whose outputs are
    * the concatenation: fusing Q/K/V (or K/V) projections makes one GEMM instead of three.
    */
-  static pack(heap: Heap, inF: number, parts: { w: Float32Array; b: Float32Array | null }[]): Linear {
+  static pack(heap: Heap, inF: number, parts: { w: Float32Array; b: Float32Array | null }[], format: WeightFormat = 'f32'): Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
-    const packed = heap.alloc(k.packed_size_f32(outF, inF) * 4);
+    const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
+    // int8 GEMMs with M > 1 dequantise one panel at a time into this scratch ((in + 1) x 8 floats)
+    const scratch = format === 'int8' ? heap.alloc((inF + 1) * 8 * 4) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
     let row = 0;
@@ -27,14 +33,16 @@ export class Linear {
       else heap.f32().fill(0, (b >>> 2) + row, (b >>> 2) + row + rows);
       row += rows;
     }
-    k.pack_f32_n8(w, b, outF, inF, packed);
-    heap.release(mark); // the unpacked copy is scratch
-    return new Linear(heap, packed, inF, outF);
+    if (format === 'int8') k.quantize_pack_i8_n8(w, b, outF, inF, packed);
+    else k.pack_f32_n8(w, b, outF, inF, packed);
+    heap.release(mark); // the unpacked f32 copy is scratch: only the packed form stays
+    return new Linear(heap, packed, inF, outF, format, scratch);
   }
 
   /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
   run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
-    this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0);
+    if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0, this.scratch);
+    else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0);
   }
 }
 

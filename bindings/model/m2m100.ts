@@ -4,16 +4,17 @@ import type { Heap } from '../arena.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { loadBartFamily } from './bart_family.js';
+import type { WeightFormat } from './layers.js';
 import type { EncDecWeights, Positions } from './encdec.js';
 
-export function loadM2m100(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+export function loadM2m100(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
   let table: Positions | null = null;
   const pad = cfg.pad_token_id ?? 1;
   return loadBartFamily(heap, cfg, store, {
     preNorm: true, layernormEmbedding: false, finalNorms: true,
     // the table is a non-persistent buffer in transformers: never in the file, always computed
     positions: () => (table ??= paddingAwareSinusoids(heap, cfg.max_position_embeddings + 2, cfg.d_model, pad)),
-  });
+  }, format);
 }
 
 /**

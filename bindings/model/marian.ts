@@ -4,9 +4,10 @@ import type { Heap } from '../arena.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { loadBartFamily } from './bart_family.js';
+import type { WeightFormat } from './layers.js';
 import type { EncDecWeights, Positions } from './encdec.js';
 
-export function loadMarian(heap: Heap, cfg: BartFamilyConfig, store: TensorStore): EncDecWeights {
+export function loadMarian(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
   // One table serves both sides: row p is position p (decoder: past length + t).
   let table: Positions | null = null;
   return loadBartFamily(heap, cfg, store, {
@@ -16,7 +17,7 @@ export function loadMarian(heap: Heap, cfg: BartFamilyConfig, store: TensorStore
     // transformers never loads saved sinusoids (it recomputes them): accept and ignore them
     ignore: ['model.encoder.embed_positions.weight', 'model.decoder.embed_positions.weight'],
     positions: () => (table ??= sinusoids(heap, cfg.max_position_embeddings, cfg.d_model)),
-  });
+  }, format);
 }
 
 function sinusoids(heap: Heap, rows: number, d: number): Positions {
