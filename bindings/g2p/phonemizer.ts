@@ -71,9 +71,9 @@ export class Phonemizer {
     return new Phonemizer(model, vocab);
   }
 
-  /** Source ids for one normalised word (characters outside the vocabulary → unk). */
+  /** Source ids for one word, lower-cased as the vocabulary says (characters outside it → unk). */
   encodeWord(word: string): number[] {
-    const ids = [...word].map((c) => this.vocab.source.tokens[c] ?? this.vocab.special.unk);
+    const ids = [...word.toLowerCase()].map((c) => this.vocab.source.tokens[c] ?? this.vocab.special.unk);
     if (this.vocab.source.append_eos) ids.push(this.vocab.special.eos);
     return ids;
   }
