@@ -7,7 +7,7 @@
 //     point one four"), ordinals ("21st"), years for 4-digit numbers 1100–1999 and 2010–2099 ("1984" →
 //     "nineteen eighty four"), "%" → percent, "&" → and;
 //   - hyphens and other punctuation separate words and are not pronounced;
-//   - anything else (other scripts, symbols, emoji) is kept as a token with no letters: the phonemizer
+//   - anything else (other scripts, symbols such as "$", emoji) is kept as a token with no letters: the phonemizer
 //     reports it as unpronounceable instead of guessing.
 
 export interface WordToken {
