@@ -1,10 +1,13 @@
 // int8 weights, f32 activations: y = x · (q · scale)ᵀ + bias, with per-output-channel symmetric quantisation
 // (scale_n = max|W[n,:]| / 127, q = round-half-even(W / scale) in [-127, 127]).
 //
-// Packed like the f32 panels, 8 output columns per panel, k padded to even so panels stay 16-byte aligned:
-//   panel p:  [ bias f32[8] | scale f32[8] | q i8[kp][8] ]      kp = k rounded up to even, pad rows are 0
-// A decode step (GEMV) reads 1 byte per weight instead of 4 and dequantises in registers; larger M
-// dequantises each panel once into an L1-sized f32 panel and runs the f32 4x8 tiles over it.
+// Packed in panels of 8 output columns, k padded to even and stored as k-PAIRS so one v128 holds 2 k x 8 columns
+// in the order i32x4.dot_i16x8_s wants (after widening to i16):
+//   panel p:  [ bias f32[8] | scale f32[8] | for each pair j: c0k0 c0k1 c1k0 c1k1 ... c7k0 c7k1 (i8) ]
+// Decode steps (M <= 4 rows) quantise each activation row to int16 (per-row scale) and run integer dot
+// products: 1 load + 2 widenings + 2 dots + 2 adds per 16 multiply-adds and row block, a quarter of the f32
+// weight bytes. Partial sums go to f32 every 128 pairs, so |x| <= 32767, |q| <= 127 never overflow i32.
+// Larger M (the encoder) dequantises each panel once into an L1-sized f32 panel and runs the f32 4x8 tiles.
 import { tile_4x8, tile_1x8, store_row } from './gemm';
 
 // @ts-ignore: decorator
@@ -12,6 +15,10 @@ import { tile_4x8, tile_1x8, store_row } from './gemm';
 
 // @ts-ignore: decorator
 @inline function padded_k(k: i32): i32 { return (k + 1) & ~1; }
+
+/** Byte offset of weight (k, column c) inside a panel's q area. */
+// @ts-ignore: decorator
+@inline function qoff(kk: i32, c: i32): usize { return <usize>((kk >> 1) * 16 + c * 2 + (kk & 1)); }
 
 /** Bytes of the packed int8 form of an [n, k] weight. */
 export function packed_size_i8(n: i32, k: i32): i32 {
@@ -35,7 +42,7 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
         if (scale > 0) {
           for (let kk = 0; kk < k; kk++) {
             const q: f32 = nearest<f32>(load<f32>(row + (<usize>kk << 2)) / scale); // round half to even, like torch.round
-            store<i8>(base + 64 + <usize>(kk * NR + c), <i8>max<f32>(-127, min<f32>(127, q)));
+            store<i8>(base + 64 + qoff(kk, c), <i8>max<f32>(-127, min<f32>(127, q)));
           }
         }
       }
@@ -45,35 +52,100 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
   }
 }
 
-/** One row: y[n] (+)= x[k] · Wᵀ + b, dequantising in registers (two k per 16-byte load). */
-export function gemv_i8_1x8(x: usize, packed: usize, y: usize, k: i32, n: i32, accumulate: i32): void {
-  const panels = (n + NR - 1) / NR, kp = padded_k(k), panelBytes = <usize>(64 + kp * NR);
+/**
+ * Quantise `m` activation rows x [m, k] (row stride lda floats) to int16 with a per-row scale max|x|/32767:
+ * xq i16 [m][kp] (odd k padded with 0), xs f32 [m].
+ */
+export function quantize_rows_i16(x: usize, lda: i32, m: i32, k: i32, xq: usize, xs: usize): void {
+  const kp = padded_k(k);
+  for (let r = 0; r < m; r++) {
+    const row = x + (<usize>(r * lda) << 2), out = xq + (<usize>(r * kp) << 1);
+    let mx: f32 = 0;
+    for (let i = 0; i < k; i++) mx = max(mx, abs(load<f32>(row + (<usize>i << 2))));
+    const scale: f32 = mx / 32767;
+    store<f32>(xs + (<usize>r << 2), scale);
+    for (let i = 0; i < k; i++) store<i16>(out + (<usize>i << 1), scale > 0 ? <i16>nearest<f32>(load<f32>(row + (<usize>i << 2)) / scale) : 0);
+    if (kp > k) store<i16>(out + (<usize>k << 1), 0);
+  }
+}
+
+// @ts-ignore: decorator
+@inline const FLUSH: i32 = 128; // pairs per i32 block: 128 * 2 * 127 * 32767 < 2^31
+
+// @ts-ignore: decorator
+@inline function finish(part0: v128, part1: v128, base: usize, xscale: f32, y: usize, nr: i32, accumulate: i32): void {
+  const xsv = f32x4.splat(xscale);
+  const r0 = f32x4.add(f32x4.mul(f32x4.mul(part0, v128.load(base, 32)), xsv), v128.load(base));
+  const r1 = f32x4.add(f32x4.mul(f32x4.mul(part1, v128.load(base, 48)), xsv), v128.load(base, 16));
+  store_row(y, r0, r1, nr, accumulate);
+}
+
+/** One quantised row against every panel: y[n] (+)= (xq · xs) · (q · scale)ᵀ + b. */
+export function gemv_i8_dot_1x8(xq: usize, xs: usize, packed: usize, y: usize, k: i32, n: i32, accumulate: i32): void {
+  const panels = (n + NR - 1) / NR, pairs = padded_k(k) >> 1, panelBytes = <usize>(64 + padded_k(k) * NR);
+  const xscale = load<f32>(xs);
   for (let p = 0; p < panels; p++) {
     const base = packed + <usize>p * panelBytes;
-    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), t0 = f32x4.splat(0), t1 = f32x4.splat(0);
-    let q = base + 64;
-    let kk = 0;
-    for (; kk + 2 <= k; kk += 2) {
-      const v = v128.load(q);
-      const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
-      const x0 = v128.load32_splat(x + (<usize>kk << 2));
-      const x1 = v128.load32_splat(x + (<usize>kk << 2), 4);
-      s0 = f32x4.add(s0, f32x4.mul(x0, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo))));
-      s1 = f32x4.add(s1, f32x4.mul(x0, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo))));
-      t0 = f32x4.add(t0, f32x4.mul(x1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi))));
-      t1 = f32x4.add(t1, f32x4.mul(x1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi))));
-      q += 16;
+    let f0 = f32x4.splat(0), f1 = f32x4.splat(0);
+    let q = base + 64, xp = xq;
+    for (let j0 = 0; j0 < pairs; j0 += FLUSH) {
+      const j1 = min(pairs, j0 + FLUSH);
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
+      for (let j = j0; j < j1; j++) {
+        const v = v128.load(q);
+        const xv = v128.load32_splat(xp);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v), xv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v), xv));
+        q += 16; xp += 4;
+      }
+      f0 = f32x4.add(f0, f32x4.convert_i32x4_s(a0));
+      f1 = f32x4.add(f1, f32x4.convert_i32x4_s(a1));
     }
-    if (kk < k) { // odd k: the last row alone (its pad partner is zero, but x[k] may not exist)
-      const lo = i16x8.extend_low_i8x16_s(v128.load(q));
-      const x0 = v128.load32_splat(x + (<usize>kk << 2));
-      s0 = f32x4.add(s0, f32x4.mul(x0, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo))));
-      s1 = f32x4.add(s1, f32x4.mul(x0, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo))));
-    }
-    const r0 = f32x4.add(f32x4.mul(f32x4.add(s0, t0), v128.load(base, 32)), v128.load(base));
-    const r1 = f32x4.add(f32x4.mul(f32x4.add(s1, t1), v128.load(base, 48)), v128.load(base, 16));
-    store_row(y + (<usize>(p * NR) << 2), r0, r1, min(NR, n - p * NR), accumulate);
+    finish(f0, f1, base, xscale, y + (<usize>(p * NR) << 2), min(NR, n - p * NR), accumulate);
   }
+}
+
+/** Up to 4 quantised rows (beams) per pass over the weights; rows beyond m are computed but not stored. */
+export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: usize, ldy: i32, k: i32, n: i32, accumulate: i32, partial: usize): void {
+  const panels = (n + NR - 1) / NR, kp = padded_k(k), pairs = kp >> 1, panelBytes = <usize>(64 + kp * NR);
+  const rs = <usize>(kp << 1); // bytes between quantised rows
+  const x1 = m > 1 ? xq + rs : xq, x2 = m > 2 ? xq + 2 * rs : xq, x3 = m > 3 ? xq + 3 * rs : xq;
+  for (let p = 0; p < panels; p++) {
+    const base = packed + <usize>p * panelBytes;
+    memory.fill(partial, 0, 128); // f32 partial sums [4 rows][8 columns]
+    for (let j0 = 0; j0 < pairs; j0 += FLUSH) {
+      const j1 = min(pairs, j0 + FLUSH);
+      let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
+      let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
+      let q = base + 64 + (<usize>j0 << 4);
+      for (let j = j0; j < j1; j++) {
+        const v = v128.load(q);
+        const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+        const o = <usize>j << 2;
+        let xv = v128.load32_splat(xq + o);
+        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(lo, xv)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(hi, xv));
+        xv = v128.load32_splat(x1 + o);
+        a10 = i32x4.add(a10, i32x4.dot_i16x8_s(lo, xv)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(hi, xv));
+        xv = v128.load32_splat(x2 + o);
+        a20 = i32x4.add(a20, i32x4.dot_i16x8_s(lo, xv)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(hi, xv));
+        xv = v128.load32_splat(x3 + o);
+        a30 = i32x4.add(a30, i32x4.dot_i16x8_s(lo, xv)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(hi, xv));
+        q += 16;
+      }
+      flush(partial, a00, a01); flush(partial + 32, a10, a11); flush(partial + 64, a20, a21); flush(partial + 96, a30, a31);
+    }
+    const nr = min(NR, n - p * NR);
+    const yc = y + (<usize>(p * NR) << 2), ldyB = <usize>ldy << 2;
+    for (let r = 0; r < m; r++) {
+      finish(v128.load(partial + (<usize>r << 5)), v128.load(partial + (<usize>r << 5), 16), base, load<f32>(xs + (<usize>r << 2)), yc + <usize>r * ldyB, nr, accumulate);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function flush(dst: usize, a0: v128, a1: v128): void {
+  v128.store(dst, f32x4.add(v128.load(dst), f32x4.convert_i32x4_s(a0)));
+  v128.store(dst, f32x4.add(v128.load(dst, 16), f32x4.convert_i32x4_s(a1)), 16);
 }
 
 /** Dequantise one int8 panel into the f32 panel layout of gemm.ts ([bias 8 | k x 8 floats]) at dst. */
@@ -82,11 +154,19 @@ function dequantize_panel(base: usize, k: i32, dst: usize): void {
   v128.store(dst, v128.load(base, 16), 16);
   const sc0 = v128.load(base, 32), sc1 = v128.load(base, 48);
   let q = base + 64, d = dst + 32;
-  for (let kk = 0; kk < k; kk++) {
-    const lo = i16x8.extend_low_i8x16_s(v128.load64_zero(q));
-    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), sc0));
-    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), sc1), 16);
-    q += 8; d += 32;
+  for (let kk = 0; kk < k; kk += 2) {
+    // one pair: widen to i16 (c0k0 c0k1 c1k0 ... ), split even/odd k with shuffles, then to f32
+    const v = v128.load(q);
+    const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+    const even = i16x8.shuffle(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(even)), sc0));
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(even)), sc1), 16);
+    if (kk + 1 < k) {
+      const odd = i16x8.shuffle(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
+      v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(odd)), sc0), 32);
+      v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(odd)), sc1), 48);
+    }
+    q += 16; d += 64;
   }
 }
 
@@ -110,10 +190,22 @@ export function gemm_i8_4x8(a: usize, lda: i32, packed: usize, c: usize, ldc: i3
   }
 }
 
-/** The int8 dispatcher: GEMV for one row, dequantised panels + f32 tiles otherwise. */
+/**
+ * The int8 dispatcher. M <= 4 (decode steps): activations quantised to int16 and integer dot products;
+ * larger M: dequantised panels + f32 tiles. scratch: max(32 (k + 1), 8 (k + 2) + 144) bytes.
+ */
 export function linear_i8(a: usize, lda: i32, packed: usize, c: usize, ldc: i32, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
-  if (m == 1) gemv_i8_1x8(a, packed, c, k, n, accumulate);
-  else gemm_i8_4x8(a, lda, packed, c, ldc, m, k, n, accumulate, scratch);
+  if (m <= 4) {
+    const xq = scratch, xs = scratch + (<usize>(4 * padded_k(k)) << 1), partial = xs + 16;
+    for (let r0 = 0; r0 < m; r0 += 4) {
+      const rows = min(4, m - r0);
+      quantize_rows_i16(a + (<usize>(r0 * lda) << 2), lda, rows, k, xq, xs);
+      if (rows == 1) gemv_i8_dot_1x8(xq, xs, packed, c + (<usize>(r0 * ldc) << 2), k, n, accumulate);
+      else gemm_i8_dot_4x8(xq, xs, rows, packed, c + (<usize>(r0 * ldc) << 2), ldc, k, n, accumulate, partial);
+    }
+  } else {
+    gemm_i8_4x8(a, lda, packed, c, ldc, m, k, n, accumulate, scratch);
+  }
 }
 
 /** Rows of W gathered out of the int8 panels (tied embeddings of a quantised lm_head): out = q · scale · s. */
@@ -125,7 +217,7 @@ export function embed_packed_i8(packed: usize, ids: usize, n: i32, k: i32, s: f3
     const col = id & 7;
     const scale = load<f32>(base + 32 + (<usize>col << 2)) * s;
     const dst = out + (<usize>i * <usize>k << 2);
-    for (let j = 0; j < k; j++) store<f32>(dst + (<usize>j << 2), <f32>load<i8>(base + 64 + <usize>(j * NR + col)) * scale);
+    for (let j = 0; j < k; j++) store<f32>(dst + (<usize>j << 2), <f32>load<i8>(base + 64 + qoff(j, col)) * scale);
   }
 }
 
@@ -137,7 +229,7 @@ export function gemm_i8_ref(a: usize, lda: i32, packed: usize, c: usize, ldc: i3
       const base = packed + <usize>(j >> 3) * panelBytes, col = j & 7;
       const scale = load<f32>(base + 32 + (<usize>col << 2));
       let s: f64 = 0;
-      for (let kk = 0; kk < k; kk++) s += <f64>load<f32>(a + (<usize>(i * lda + kk) << 2)) * <f64>(<f32>load<i8>(base + 64 + <usize>(kk * NR + col)) * scale);
+      for (let kk = 0; kk < k; kk++) s += <f64>load<f32>(a + (<usize>(i * lda + kk) << 2)) * <f64>(<f32>load<i8>(base + 64 + qoff(kk, col)) * scale);
       s += <f64>load<f32>(base + (<usize>col << 2));
       const dst = c + (<usize>(i * ldc + j) << 2);
       store<f32>(dst, <f32>(accumulate ? <f64>load<f32>(dst) + s : s));

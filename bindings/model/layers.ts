@@ -21,8 +21,8 @@ export class Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
-    // int8 GEMMs with M > 1 dequantise one panel at a time into this scratch ((in + 1) x 8 floats)
-    const scratch = format === 'int8' ? heap.alloc((inF + 1) * 8 * 4) : 0;
+    // int8 scratch: one dequantised f32 panel (M > 4), or up to 4 int16 activation rows + sums (M <= 4)
+    const scratch = format === 'int8' ? heap.alloc(Math.max(32 * (inF + 1), 8 * (inF + 2) + 160)) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
     let row = 0;

@@ -6,8 +6,30 @@ import { heap, randomF32, rng } from '../helpers/kernels.js';
 const shapes: [number, number, number, boolean, boolean][] = [
   // m, k, n, bias, accumulate
   [1, 1, 1, false, false], [1, 7, 5, true, false], [1, 64, 24, true, false], [1, 65, 29, true, true], [1, 512, 200, true, false],
-  [2, 33, 17, true, false], [4, 5, 9, true, false], [5, 100, 31, false, true], [17, 129, 65, true, false], [67, 31, 7, true, false],
+  [1, 700, 9, true, false], // more than 128 k-pairs: the i32 sums are flushed to f32 mid-row
+  [2, 33, 17, true, false], [3, 300, 12, true, true], [4, 5, 9, true, false], [4, 513, 40, true, false],
+  [5, 100, 31, false, true], [17, 129, 65, true, false], [67, 31, 7, true, false],
 ];
+
+// weights are stored as k-pairs per column: (k, c) at pair k>>1, byte c*2 + (k&1)
+const qoff = (kk: number, c: number) => (kk >> 1) * 16 + c * 2 + (kk & 1);
+
+/** Round half to even, as the kernels' nearest() does. */
+function rne(v: number): number {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/** The activation quantisation of linear_i8 for M <= 4: per row, scale = max|x| / 32767 (f32), q = rne(x / scale). */
+function quantizeRows(a: Float32Array, m: number, k: number): Float64Array {
+  const out = new Float64Array(m * k);
+  for (let i = 0; i < m; i++) {
+    const row = a.subarray(i * k, (i + 1) * k);
+    const s = Math.fround(Math.fround(Math.max(...Array.from(row, Math.abs))) / 32767);
+    for (let kk = 0; kk < k; kk++) out[i * k + kk] = s > 0 ? rne(Math.fround(row[kk] / s)) * s : 0;
+  }
+  return out;
+}
 
 function unpack(f32: Float32Array, i8: Int8Array, ptr: number, n: number, k: number) {
   const kp = (k + 1) & ~1, panel = 64 + kp * 8;
@@ -16,9 +38,9 @@ function unpack(f32: Float32Array, i8: Int8Array, ptr: number, n: number, k: num
     const base = ptr + (j >> 3) * panel, c = j & 7;
     bias[j] = f32[(base >> 2) + c];
     scale[j] = f32[(base >> 2) + 8 + c];
-    for (let kk = 0; kk < k; kk++) w[j * k + kk] = i8[base + 64 + kk * 8 + c] * Math.fround(scale[j]);
+    for (let kk = 0; kk < k; kk++) w[j * k + kk] = i8[base + 64 + qoff(kk, c)] * Math.fround(scale[j]);
   }
-  return { w, bias, scale, q: (j: number, kk: number) => i8[ptr + (j >> 3) * panel + 64 + kk * 8 + (j & 7)] };
+  return { w, bias, scale, q: (j: number, kk: number) => i8[ptr + (j >> 3) * panel + 64 + qoff(kk, j & 7)] };
 }
 
 describe('int8 weights', () => {
@@ -55,22 +77,23 @@ describe('int8 weights', () => {
       const pa = h.putF32(a).ptr, pw = h.putF32(w).ptr, pb = b ? h.putF32(b).ptr : 0;
       const packed = h.alloc(h.k.packed_size_i8(n, k));
       h.k.quantize_pack_i8_n8(pw, pb, n, k, packed);
-      const scratch = h.alloc((k + 1) * 8 * 4);
+      const scratch = h.alloc(Math.max(32 * (k + 1), 8 * (k + 2) + 160));
       const u = unpack(h.f32(), new Int8Array(h.k.memory.buffer), packed, n, k);
-      const runs: [string, (dst: number) => void][] = [
-        ['linear_i8', (d) => h.k.linear_i8(pa, k, packed, d, n, m, k, n, acc ? 1 : 0, scratch)],
-        ['gemm_i8_4x8', (d) => h.k.gemm_i8_4x8(pa, k, packed, d, n, m, k, n, acc ? 1 : 0, scratch)],
-        ['gemm_i8_ref', (d) => h.k.gemm_i8_ref(pa, k, packed, d, n, m, k, n, acc ? 1 : 0)],
+      // linear_i8 with M <= 4 quantises activations to int16 first: its reference uses those values
+      const xq = quantizeRows(a, m, k);
+      const runs: [string, (dst: number) => void, ArrayLike<number>][] = [
+        ['linear_i8', (d) => h.k.linear_i8(pa, k, packed, d, n, m, k, n, acc ? 1 : 0, scratch), m <= 4 ? xq : a],
+        ['gemm_i8_4x8', (d) => h.k.gemm_i8_4x8(pa, k, packed, d, n, m, k, n, acc ? 1 : 0, scratch), a],
+        ['gemm_i8_ref', (d) => h.k.gemm_i8_ref(pa, k, packed, d, n, m, k, n, acc ? 1 : 0), a],
       ];
-      if (m === 1) runs.push(['gemv_i8_1x8', (d) => h.k.gemv_i8_1x8(pa, packed, d, k, n, acc ? 1 : 0)]);
-      for (const [name, run] of runs) {
+      for (const [name, run, x] of runs) {
         const dst = h.putF32(c0).ptr;
         run(dst);
         const got = h.f32().subarray(dst >>> 2, (dst >>> 2) + m * n);
         let worst = 0;
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
           let s = u.bias[j], mag = Math.abs(u.bias[j]);
-          for (let kk = 0; kk < k; kk++) { const t = a[i * k + kk] * u.w[j * k + kk]; s += t; mag += Math.abs(t); }
+          for (let kk = 0; kk < k; kk++) { const t = x[i * k + kk] * u.w[j * k + kk]; s += t; mag += Math.abs(t); }
           if (acc) { s += c0[i * n + j]; mag += Math.abs(c0[i * n + j]); }
           worst = Math.max(worst, Math.abs(got[i * n + j] - s) / (mag + 1e-30));
         }
