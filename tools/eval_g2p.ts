@@ -1,7 +1,7 @@
 // G2P evaluation with OUR runtime (not PyTorch): the held-out test split through the TypeScript phonemizer,
 // greedy and beam search, WER / PER / words per second; and, when weights/g2p-en/reference_sample.json exists,
 // whether our outputs equal the PyTorch model's on that sample.
-//   npm run eval:g2p [-- --model DIR] [--limit N] [--beams 1,4] [--json]
+//   npm run eval:g2p [-- --model DIR] [--limit N] [--beams 1,4] [--int8] [--json]
 // Metrics as tools/g2p/metrics.py: a word is right if it equals ANY of its pronunciations; PER takes the
 // closest reference (first on ties) and divides summed edits by summed reference lengths.
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,7 +27,8 @@ export function scoreWord(pred: readonly string[], refs: readonly (readonly stri
   return { correct: refs.some((r) => r.length === pred.length && r.every((p, i) => p === pred[i])), ...best };
 }
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, int8: { type: 'boolean' }, json: { type: 'boolean' } } });
+const loadOpts = values.int8 ? { quantize: 'int8' as const } : {};
 const dir = values.model ?? (await defaultG2PModelDir());
 const split = readFileSync(`${dir}/test.tsv`, 'utf8').trim().split('\n').map((l) => {
   const [w, prons] = l.split('\t');
@@ -36,7 +37,7 @@ const split = readFileSync(`${dir}/test.tsv`, 'utf8').trim().split('\n').map((l)
 const data = values.limit ? split.slice(0, Number(values.limit)) : split;
 const results: Record<string, unknown>[] = [];
 for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
-  const g2p = await Phonemizer.load(dir); // fresh cache per setting: time the model, not the cache
+  const g2p = await Phonemizer.load(dir, loadOpts); // fresh cache per setting: time the model, not the cache
   const t0 = performance.now();
   const preds = await g2p.phonemizeWords(data.map((d) => d.word), { numBeams: beams, batchSize: 64 });
   const secs = (performance.now() - t0) / 1000;
@@ -64,7 +65,7 @@ if (existsSync(sampleFile)) {
 
 if (values.json) console.log(JSON.stringify({ model: dir, results, pytorchAgreement: agreement }, null, 1));
 else {
-  console.log(`G2P test split (${data.length} words) through the wasm-seq2seq runtime, model ${dir}`);
+  console.log(`G2P test split (${data.length} words) through the wasm-seq2seq runtime${values.int8 ? ' (int8 weights)' : ''}, model ${dir}`);
   for (const r of results as any[]) console.log(`  beams ${r.beams}: WER ${(100 * r.WER).toFixed(2)}%  PER ${(100 * r.PER).toFixed(2)}%  ${r.wordsPerSecond.toFixed(0)} words/s (${r.seconds.toFixed(1)} s)`);
   if (agreement) for (const [m, a] of Object.entries<any>(agreement)) console.log(`  same output as PyTorch (${m}): ${a.identical}/${a.words}`);
   else console.log('  (no reference_sample.json: PyTorch agreement not checked)');
