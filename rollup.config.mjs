@@ -1,0 +1,43 @@
+// Library bundles, built from tsc's output (dist/bindings/*.js, made by `npm run build:ts` just before):
+//   dist/web/wasm-seq2seq.js (+ .min.js)  browsers, Web Workers, Cloudflare Workers/edge: one ESM file, no Node
+//                                        built-ins, @huggingface/tokenizers inlined, kernels.wasm beside it
+//   dist/deno/wasm-seq2seq.js             Deno: the same, but folder sources / file paths keep their dynamic
+//                                        `node:` imports (Deno has them), and the default model dir still resolves
+// Node and the CLI use dist/bindings/ itself (package.json "exports": node/default).
+// Bundling tsc's JavaScript rather than re-compiling the TypeScript with @rollup/plugin-typescript means one
+// compiler pass, the exact code the test suite runs in Node, and tsc's declarations for every build.
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import terser from '@rollup/plugin-terser';
+import { declarationsBeside, kernelsBeside, noNodeBuiltins } from './tools/runtimes/rollup-plugins.mjs';
+
+const input = 'dist/bindings/index.js';
+const selfTypes = '// @ts-self-types="./wasm-seq2seq.d.ts"';
+const onwarn = (w, warn) => { throw new Error(`rollup: ${w.message}`); };
+
+export default [
+  {
+    input,
+    onwarn,
+    plugins: [
+      nodeResolve({ browser: true, exportConditions: ['browser', 'worker', 'import'] }),
+      noNodeBuiltins(),
+      kernelsBeside(),
+      declarationsBeside('wasm-seq2seq.d.ts'),
+    ],
+    output: [
+      { file: 'dist/web/wasm-seq2seq.js', format: 'es', banner: selfTypes },
+      // keep_classnames: the typed errors' `name` (SourceError, ...) comes from their class names
+      { file: 'dist/web/wasm-seq2seq.min.js', format: 'es', banner: selfTypes, plugins: [terser({ ecma: 2022, module: true, keep_classnames: true })] },
+    ],
+  },
+  {
+    input,
+    onwarn,
+    external: (id) => id.startsWith('node:'),
+    plugins: [
+      nodeResolve({ exportConditions: ['deno', 'node', 'import'] }),
+      declarationsBeside('wasm-seq2seq.d.ts'),
+    ],
+    output: { file: 'dist/deno/wasm-seq2seq.js', format: 'es', banner: selfTypes },
+  },
+];

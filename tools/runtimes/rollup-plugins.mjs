@@ -1,0 +1,70 @@
+// Rollup plugins shared by rollup.config.mjs (the library bundles) and tools/runtimes/build-worker.mjs.
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+
+const BUILTINS = new Set(builtinModules);
+const isBuiltin = (id) => id.startsWith('node:') || BUILTINS.has(id) || BUILTINS.has(id.split('/')[0]);
+
+/**
+ * Browser/edge builds: the library reaches Node built-ins only through `await import('node:fs/promises')` and
+ * the like, in Node-only paths (folder sources, file-path wasm, the default model dir). Replace each such
+ * dynamic import by a rejected promise, so the bundle names no Node module at all (bundlers and
+ * Cloudflare's esbuild then have nothing to resolve) and the Node-only path fails with a clear message.
+ * A static import of a built-in is a build error.
+ */
+export function noNodeBuiltins() {
+  const dyn = /\bimport\(\s*(['"])node:([\w/]+)\1\s*\)/g;
+  return {
+    name: 'no-node-builtins',
+    resolveId(source, importer) {
+      if (isBuiltin(source)) this.error(`${importer} imports the Node built-in "${source}" statically; browser/edge bundles must not`);
+      return null;
+    },
+    transform(code) {
+      if (!code.includes('node:')) return null;
+      return {
+        code: code.replace(dyn, (_, _q, mod) =>
+          `Promise.reject(new Error(${JSON.stringify(`the Node.js module "${mod}" is not available in this (browser/edge) build of wasm-seq2seq`)}))`),
+        map: null,
+      };
+    },
+  };
+}
+
+/**
+ * Web build: look for the kernels beside the bundle (`./kernels.wasm`, emitted as an asset) instead of at
+ * dist/build/, so dist/web/ is a self-contained folder to serve. Bundlers (Vite, webpack 5, esbuild with a
+ * loader) recognise `new URL('./kernels.wasm', import.meta.url)` and carry the asset along.
+ */
+export function kernelsBeside(wasmPath = 'build/kernels.wasm') {
+  const from = "new URL('../build/kernels.wasm', import.meta.url)";
+  let seen = false;
+  return {
+    name: 'kernels-beside-bundle',
+    buildStart() { seen = false; },
+    transform(code, id) {
+      if (!/[\\/]bindings[\\/]wasm\.js$/.test(id)) return null;
+      if (!code.includes(from)) this.error(`${id} no longer contains ${from}; update tools/runtimes/rollup-plugins.mjs`);
+      seen = true;
+      // Cloudflare's workerd has no usable import.meta.url ("Invalid URL string" at module load): there the
+      // default stays a plain name, and loading without the `wasm` option fails with that hint.
+      const to = "(() => { try { return new URL('./kernels.wasm', import.meta.url); } catch { " +
+        "return 'kernels.wasm (this runtime gives modules no URL: pass the wasm option, e.g. the imported WebAssembly.Module)'; } })()";
+      return { code: code.replace(from, to), map: null };
+    },
+    generateBundle() {
+      if (!seen) this.error('bindings/wasm.js was not part of the bundle');
+      this.emitFile({ type: 'asset', fileName: 'kernels.wasm', source: readFileSync(wasmPath) });
+    },
+  };
+}
+
+/** A declaration file beside the bundle that re-exports tsc's declarations (dist/bindings/index.d.ts). */
+export function declarationsBeside(fileName) {
+  return {
+    name: 'declarations-beside-bundle',
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName, source: "export * from '../bindings/index.js';\n" });
+    },
+  };
+}
