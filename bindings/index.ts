@@ -6,6 +6,7 @@ export type { ModelConfig, GenerationDefaults } from './config.js';
 export { SUPPORTED_MODEL_TYPES } from './config.js';
 export type { SourceInput, ModelSource, FileProgress, ProgressCallback } from './weights/source.js';
 export { folderSource, urlSource, memorySource } from './weights/source.js';
+export { cachedUrlSource, type CachedUrlSourceOptions, type CachedModelSource, type ModelCacheStorage } from './weights/cache.js';
 export { loadKernels, hasWasmSimd, type WasmSource } from './wasm.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
