@@ -1,0 +1,76 @@
+// Deno 2.9.5 (npm `deno`, pinned): examples/deno loads the default model from a folder through the Deno build
+// (dist/deno); cachedUrlSource keeps downloads in Deno's Cache API; the example type-checks against the
+// shipped declarations.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { start, MODEL_FILES } from '../../examples/browser/server.mjs';
+import { ROOT, snapshotModel, nodePhonemes, record, round } from './helpers.mjs';
+import { run, lastJson } from './run.mjs';
+
+const DENO = join(ROOT, 'node_modules/.bin/deno');
+const TEXT = 'Deno reads 7 files from a folder.';
+let dir;
+let expected;
+let denoDir;
+const env = () => ({ DENO_NO_UPDATE_CHECK: '1', DENO_DIR: denoDir, NO_COLOR: '1' });
+
+beforeAll(async () => {
+  dir = await snapshotModel();
+  expected = (await nodePhonemes(dir, [TEXT]))[TEXT];
+  denoDir = mkdtempSync(join(tmpdir(), 'wasm-seq2seq-deno-'));
+});
+afterAll(() => rmSync(denoDir, { recursive: true, force: true }));
+
+describe('Deno', () => {
+  it('is the pinned 2.9.5', async () => {
+    const r = await run(DENO, ['--version'], { env: env() });
+    expect(r.code, r.out).toBe(0);
+    expect(r.stdout).toMatch(/^deno 2\.9\.5 /);
+  });
+
+  it('examples/deno/phonemize.ts: the default model from a folder', async () => {
+    const r = await run(DENO, ['run', '--allow-read', 'examples/deno/phonemize.ts', '--json', '--model', dir, TEXT], { env: env() });
+    expect(r.code, r.out).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.runtime).toMatch(/^Deno 2\.9\.5/);
+    expect(j.simd).toBe(true);
+    expect(j.words).toEqual(expected);
+    record('deno', { runtime: j.runtime, loadMs: round(j.loadMs), firstRunMs: round(j.runMs), processMs: round(r.ms) });
+  });
+
+  it('examples/deno/phonemize.ts with no --model finds weights/g2p-en beside the package', async () => {
+    const r = await run(DENO, ['run', '--allow-read', 'examples/deno/phonemize.ts', '--json', 'cat'], { env: env() });
+    expect(r.code, r.out).toBe(0);
+    expect(lastJson(r.stdout).words[0].phonemes.length).toBeGreaterThan(0);
+  });
+
+  it('deno check: the example type-checks against dist/deno/wasm-seq2seq.d.ts', async () => {
+    const r = await run(DENO, ['check', 'examples/deno/phonemize.ts', 'examples/deno/from-url.ts'], { env: env() });
+    expect(r.code, r.out).toBe(0);
+  });
+
+  it('cachedUrlSource: Cache API copies, a second run loads with the server refusing model requests', async () => {
+    const srv = await start({ modelFiles: Object.fromEntries(MODEL_FILES.map((f) => [f, readFileSync(join(dir, f))])) });
+    try {
+      const args = ['run', '--allow-net=127.0.0.1', '--allow-read', 'examples/deno/from-url.ts', `${srv.url}model/`, 'deno-test', TEXT];
+      const first = await run(DENO, args, { env: env() });
+      expect(first.code, first.out).toBe(0);
+      const a = lastJson(first.stdout);
+      expect(a.storage).toBe('cache');
+      expect(a.misses).toEqual(expect.arrayContaining(MODEL_FILES));
+      expect(a.words).toEqual(expected);
+      await fetch(`${srv.url}__offline?on=1`);
+      const second = await run(DENO, args, { env: env() });
+      expect(second.code, second.out).toBe(0);
+      const b = lastJson(second.stdout);
+      expect(b.misses).toEqual([]);
+      expect(b.hits).toEqual(expect.arrayContaining(MODEL_FILES));
+      expect(b.words).toEqual(expected);
+      record('deno cachedUrlSource', { downloadLoadMs: round(a.loadMs), cachedLoadMs: round(b.loadMs) });
+    } finally {
+      srv.close();
+    }
+  });
+});
