@@ -1,6 +1,6 @@
 // `npm run bench`: wasm-seq2seq against onnxruntime-web (wasm backend, 1 thread, SIMD) on a Marian-size model
 // (opus-mt-en-de's shape, random weights), one table side by side. A benchmark, never part of `npm test`.
-//   node --expose-gc dist/bench/compare.js [--json] [--quick]
+//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8]
 // Order: make the models if missing (tools/bench/make_marian.py) -> check both runtimes give the same logits
 // -> encoder / greedy / 4-beam decode (both loaded in one process, samples interleaved so load drifts hit
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
@@ -19,6 +19,8 @@ import type { CheckResult, ColdResult, DecodeResult, GemmResult } from './parts.
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
+// --int8: our side loads the model with quantize: 'int8' (onnxruntime-web stays f32: the issue-8 comparison)
+if (args.includes('--int8')) process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE = 'int8';
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const PARTS = join(ROOT, 'dist', 'bench', 'parts.js');
@@ -46,7 +48,7 @@ function runPart<T>(partArgs: string[], flags: string[] = ['--expose-gc']): Prom
 
 // --- run ----------------------------------------------------------------------------------------------
 
-log(`wasm-seq2seq vs onnxruntime-web${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
+log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''} vs onnxruntime-web${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
 ensureModels(log);
 const meta = readMeta();
 

@@ -24,6 +24,9 @@ export interface OursGenerateResult {
   timing: StepTiming;
 }
 
+/** `WASM_SEQ2SEQ_BENCH_QUANTIZE=int8` (set by `compare.js --int8`) loads our model with int8 weights. */
+export const benchLoadOptions = () => (process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE === 'int8' ? { quantize: 'int8' as const } : {});
+
 export class OursMarian {
   private timing: StepTiming = { runMs: 0, loopMs: 0, steps: 0 };
   private loopStart = 0;
@@ -32,7 +35,7 @@ export class OursMarian {
 
   /** `encdec` must be the module instance bindings/model/model.js uses (same URL, so the same class). */
   static async load(meta: Meta, encdec: EncDecModule, loadModel: typeof import('../bindings/model/model.js').loadModel): Promise<OursMarian> {
-    const m = new OursMarian(await loadModel(paths.hf), meta);
+    const m = new OursMarian(await loadModel(paths.hf, benchLoadOptions()), meta);
     const proto = encdec.EncDecSession.prototype;
     const step = proto.step;
     if (!(proto as { __benchTimed?: boolean }).__benchTimed) {

@@ -97,6 +97,8 @@ async function check() {
   const refTokens = meta.reference.greedy_tokens_64;
   const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   const firstDiff = (a: number[], b: number[]) => { const i = a.findIndex((x, j) => x !== b[j]); return i < 0 ? null : i + 1; };
+  // int8 weights change the logits by design: a looser bound (a fraction of the logit spread), tokens reported
+  const int8 = process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE === 'int8';
   const res = {
     tolerance: 1e-3,
     logitsMaxAbsDiff: {
@@ -118,9 +120,10 @@ async function check() {
     ok: false,
   };
   const d = res.logitsMaxAbsDiff;
-  res.ok = d.oursVsOrt <= 1e-3 && d.oursVsTorch <= 1e-3 && d.ortVsTorch <= 1e-3 &&
+  if (int8) res.tolerance = 0.25 * res.logitsScale.std;
+  res.ok = d.oursVsOrt <= res.tolerance && d.oursVsTorch <= res.tolerance && d.ortVsTorch <= 1e-3 &&
     Object.values(res.steps).every((s) => s === STEPS) && Object.values(res.outputLengths).every((s) => s === STEPS) &&
-    res.greedyTokensEqual.oursVsOrt;
+    (int8 || res.greedyTokensEqual.oursVsOrt);
   return res;
 }
 
@@ -253,9 +256,9 @@ async function cold(who: 'ours' | 'ort', fullRun: boolean) {
   let fullRunFn: () => Promise<void>;
   if (who === 'ours') {
     const { loadModel } = await import('../bindings/index.js');
-    const { forcedOptions } = await import('./ours_marian.js');
+    const { forcedOptions, benchLoadOptions } = await import('./ours_marian.js');
     tImport = performance.now();
-    const model = await loadModel(paths.hf);
+    const model = await loadModel(paths.hf, benchLoadOptions());
     tLoad = performance.now();
     await model.generate([ids], forcedOptions(1, 1));
     tFirst = performance.now();
