@@ -35,7 +35,8 @@ export interface LoadModelOptions extends LoadOptions {
   /** Load the repo's tokenizer when it has one (default true); false = token ids only. */
   tokenizer?: boolean;
   /** 'int8': quantise every linear layer (and the output head) per output channel at load: ~4x less memory
-   *  and weight traffic per decode step; embeddings and norms stay f32. Default: weights as stored (f32). */
+   *  and weight traffic per decode step; embeddings and norms stay f32. 'none': f32 kernels. Default: 'int8' for
+   *  weights stored as int8 (tools/convert-weights.mjs --to int8), else 'none'. */
   quantize?: 'int8' | 'none';
 }
 
@@ -289,11 +290,13 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
   // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
   let floats = 0;
   for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
-  heap.reserve(Math.ceil(floats * (options.quantize === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
   if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
     throw new InputError(`quantize must be 'int8' or 'none', got ${String(options.quantize)}`);
   }
-  const weights = family(heap, cfg, files.weights, options.quantize === 'int8' ? 'int8' : 'f32');
+  // Weights stored as int8 keep int8 kernels unless asked otherwise (re-quantising gives back the same integers).
+  const format = (options.quantize ?? (files.weights.int8Tensors ? 'int8' : 'none')) === 'int8' ? 'int8' : 'f32';
+  heap.reserve(Math.ceil(floats * (format === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
+  const weights = family(heap, cfg, files.weights, format);
   const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
   return new Seq2SeqModel(cfg, heap, weights, tokenizer);
 }

@@ -42,6 +42,10 @@ export interface TensorStore {
   info(name: string): TensorInfo;
   /** The tensor as float32 (row-major). Throws WeightsError for a missing tensor or a non-float dtype. */
   f32(name: string): Float32Array;
+  /** The raw little-endian bytes of a tensor. */
+  raw(name: string): Uint8Array;
+  /** How many weights are stored as int8 (dequantised by f32(); see int8.ts). */
+  readonly int8Tensors?: number;
 }
 
 interface Entry extends TensorInfo {
@@ -301,5 +305,6 @@ export function mergeShards(index: unknown, shards: Readonly<Record<string, Safe
     has: (name) => owner.has(name),
     info: (name) => get(name).info(name),
     f32: (name) => get(name).f32(name),
+    raw: (name) => get(name).raw(name),
   };
 }

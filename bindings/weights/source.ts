@@ -4,6 +4,7 @@
 
 import { parseConfig, type ModelConfig } from '../config.js';
 import { AbortedError, ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
+import { dequantizingStore } from './int8.js';
 import { mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
 
 export interface FileProgress {
@@ -259,7 +260,7 @@ async function readJson(source: ModelSource, file: string, opts: LoadOptions, op
 async function readWeights(source: ModelSource, opts: LoadOptions): Promise<TensorStore> {
   checkAbort(opts.signal);
   const single = await source.read('model.safetensors', { ...opts, optional: true });
-  if (single) return SafeTensors.parse(single, 'model.safetensors');
+  if (single) return dequantizingStore(SafeTensors.parse(single, 'model.safetensors'));
   const index = await readJson(source, 'model.safetensors.index.json', opts, true);
   if (!index) {
     try {
@@ -283,5 +284,5 @@ async function readWeights(source: ModelSource, opts: LoadOptions): Promise<Tens
     checkAbort(opts.signal);
     shards[file] = SafeTensors.parse((await source.read(file, opts))!, file);
   }
-  return mergeShards(index, shards);
+  return dequantizingStore(mergeShards(index, shards));
 }

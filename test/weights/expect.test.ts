@@ -64,6 +64,7 @@ function edited(base: TensorStore, e: { drop?: string[]; rename?: Record<string,
     has: (n) => infos.has(n),
     info: (n) => get(n).info,
     f32: (n) => base.f32(get(n).from),
+    raw: (n) => base.raw(get(n).from),
   };
 }
 
