@@ -248,10 +248,20 @@ export async function beamSearch(
       await yieldToEventLoop();
       throwIfAborted(signal);
     }
-    const logits = session.step(input);
-    checkLogits(logits, rows, V);
-    // log-probs computed in place by the session when it can (wasm SIMD), else row by row here
-    const logProbs = session.logSoftmax ? session.logSoftmax() : null;
+    // GPU sessions: log-softmax and the top-k run on the GPU when no processor has to see the rows (only
+    // B × k candidates come back); otherwise the logits are read back and ranked here.
+    let gpuTop: { scores: Float32Array; indices: Int32Array } | null = null;
+    let logits: Float32Array | null = null;
+    let logProbs: Float32Array | null = null;
+    if (processors.length === 0 && session.stepTopK) {
+      gpuTop = await session.stepTopK(input, beamScores, k);
+    } else {
+      const out = session.step(input);
+      logits = out instanceof Float32Array ? out : await out; // no await (microtask) on the wasm path
+      checkLogits(logits, rows, V);
+      // log-probs computed in place by the session when it can (wasm SIMD), else row by row here
+      logProbs = session.logSoftmax ? session.logSoftmax() : null;
+    }
 
     // Everything read from `logits` happens in this loop, before reorder/step invalidate it.
     for (let b = 0; b < batchSize; b++) {
@@ -267,16 +277,22 @@ export async function beamSearch(
         continue;
       }
 
-      top.reset();
-      for (let j = 0; j < n; j++) {
-        const r = first + j;
-        let row: Float32Array<ArrayBufferLike> = scratch;
-        if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
-        else logSoftmaxInto(logits.subarray(r * V, (r + 1) * V), scratch);
-        if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
-        offerRow(top, row, beamScores[r], j * V);
+      let count: number;
+      if (gpuTop) {
+        count = k;
+        for (let i = 0; i < k; i++) { candScore[i] = gpuTop.scores[b * k + i]; candIndex[i] = gpuTop.indices[b * k + i]; }
+      } else {
+        top.reset();
+        for (let j = 0; j < n; j++) {
+          const r = first + j;
+          let row: Float32Array<ArrayBufferLike> = scratch;
+          if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
+          else logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
+          if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
+          offerRow(top, row, beamScores[r], j * V);
+        }
+        count = top.sorted(candScore, candIndex);
       }
-      const count = top.sorted(candScore, candIndex);
 
       // Walk candidates best first: eos inside the top n finishes a hypothesis, eos below is dropped,
       // anything else fills the next running beam until n are filled.

@@ -92,16 +92,28 @@ export async function* greedyStream(
       await yieldToEventLoop();
       throwIfAborted(signal);
     }
-    const logits = session.step(input);
-    checkLogits(logits, batchSize, V);
+    // GPU sessions pick the ids on the GPU when no processor has to see the row; otherwise logits come back
+    let logits: Float32Array | null = null;
+    let chosen: Int32Array | null = null;
+    if (processors.length === 0 && session.stepArgmax) {
+      chosen = await session.stepArgmax(input);
+    } else {
+      const out = session.step(input);
+      logits = out instanceof Float32Array ? out : await out; // no await (microtask) on the wasm path
+      checkLogits(logits, batchSize, V);
+    }
     const emitted = new Array<boolean>(batchSize);
     for (let b = 0; b < batchSize; b++) {
       let token: number;
       if (finished[b]) {
         token = cfg.padTokenId; // HF still runs the row; its choice is replaced by pad
         emitted[b] = false;
+      } else if (chosen) {
+        token = chosen[b];
+        emitted[b] = true;
+        if (eos.has(token)) finished[b] = true;
       } else {
-        const row = logits.subarray(b * V, (b + 1) * V);
+        const row = logits!.subarray(b * V, (b + 1) * V);
         if (processors.length > 0) {
           scratch.set(row);
           applyProcessors(processors, history.subarray(b * maxLen, b * maxLen + curLen), scratch);

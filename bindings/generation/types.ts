@@ -5,8 +5,17 @@ export interface DecoderSession {
   readonly vocabSize: number;
   /** Feed one token per row (the last generated token; the first call gets decoder_start ids) and
    *  return the raw logits, row-major [rows, vocabSize]. The array may be a view into wasm memory that is
-   *  only valid until the next call: read it before calling step/reorder again. */
-  step(tokens: Int32Array): Float32Array;
+   *  only valid until the next call: read it before calling step/reorder again. GPU sessions return a
+   *  promise (the logits are read back asynchronously); wasm sessions return the array itself, and the
+   *  search loops only await when they got a promise. */
+  step(tokens: Int32Array): Float32Array | Promise<Float32Array>;
+  /** Optional fast path (GPU sessions): one step whose argmax per row is taken where the logits are, so only
+   *  the chosen ids come back. Greedy search uses it only when no logits processor needs the full row. */
+  stepArgmax?(tokens: Int32Array): Promise<Int32Array>;
+  /** Optional fast path (GPU sessions): one step, then per sentence b the k best candidates of
+   *  float32(log_softmax(logits[row]) + beamScores[row]) over its beams × vocabSize entries, best first (ties: lower
+   *  index), as [batch, k] scores and indices beam·vocabSize + token. Used when no processor needs the row. */
+  stepTopK?(tokens: Int32Array, beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }>;
   /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
   reorder(index: Int32Array): void;
   /** Optional fast path for beam search: replace the logits step() just returned by their row-wise

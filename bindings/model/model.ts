@@ -4,12 +4,14 @@
 //   const { sequences, scores } = await model.generate([[123, 456, 0]], { numBeams: 4 });
 import { Heap } from '../arena.js';
 import type { ModelConfig, GenerationDefaults } from '../config.js';
-import { InputError, UnsupportedError } from '../errors.js';
+import { InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
-import type { GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
+import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
 import { loadKernels, type WasmSource } from '../wasm.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
 import type { TensorStore } from '../weights/safetensors.js';
+import { chooseBackend } from '../backends/webgpu/select.js';
+import type { BackendChoice, GpuBackendHandle, GpuLike } from '../backends/webgpu/types.js';
 import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
 import type { WeightFormat } from './layers.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
@@ -38,6 +40,12 @@ export interface LoadModelOptions extends LoadOptions {
    *  and weight traffic per decode step; embeddings and norms stay f32. 'none': f32 kernels. Default: 'int8' for
    *  weights stored as int8 (tools/convert-weights.mjs --to int8), else 'none'. */
   quantize?: 'int8' | 'none';
+  /** 'wasm' (default): the SIMD kernels. 'webgpu': the WGSL kernels; UnsupportedError naming what is missing when
+   *  there is no adapter (or the weights are int8). 'auto': WebGPU when an adapter exists, else wasm, never an
+   *  error; `model.backend` / `model.backendNote` say which and why. A lost GPU device moves later calls to wasm. */
+  backend?: BackendChoice;
+  /** The WebGPU entry point; default `navigator.gpu`, else Node's npm `webgpu` package (Dawn). null = none. */
+  gpu?: GpuLike | null;
 }
 
 /** A batch of token ids: rows may differ in length (they are right-padded with pad and masked). */
@@ -63,10 +71,27 @@ interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
 
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
+  private gpu: GpuBackendHandle | null;
+  private note: string;
 
   constructor(readonly config: ModelConfig, private readonly heap: Heap, private readonly weights: EncDecWeights,
     /** The repo's tokenizer (null when the source has none: then only token ids are accepted). */
-    readonly tokenizer: Tokenizer | null = null) {}
+    readonly tokenizer: Tokenizer | null = null,
+    backend: { gpu: GpuBackendHandle | null; note: string } = { gpu: null, note: 'wasm SIMD (backend: wasm)' }) {
+    this.gpu = backend.gpu;
+    this.note = backend.note;
+  }
+
+  /** Where the next call runs: 'webgpu' or 'wasm' (also after a fallback; backendNote says why). */
+  get backend(): 'wasm' | 'webgpu' {
+    return this.checkGpu() ? 'webgpu' : 'wasm';
+  }
+
+  /** Why this backend: the adapter in use, or why WebGPU is not used (no adapter, int8 weights, device lost). */
+  get backendNote(): string {
+    this.checkGpu();
+    return this.note;
+  }
 
   /** Defaults generate() uses for options you do not pass (from generation_config.json or config.json). */
   get generationDefaults(): GenerationDefaults { return this.config.generation; }
@@ -80,9 +105,16 @@ export class Seq2SeqModel {
       const opts = this.withDefaults(o);
       const batch = this.batch(ids, o.attentionMask);
       const mark = this.heap.mark();
+      const maxLength = resolveGenerateConfig(opts).maxLength;
       try {
-        const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
-        const out: ModelGenerateOutput = await runGenerate(factory, batch.B, opts);
+        let out: ModelGenerateOutput;
+        try {
+          out = await this.withSession(batch, maxLength, (factory) => runGenerate(factory, batch.B, opts));
+        } catch (e) {
+          // the GPU failed under us (device lost, driver error): note it and answer on wasm
+          if (!this.gpuFailed(e)) throw e;
+          out = await runGenerate(this.sessionFactory(batch, maxLength), batch.B, opts);
+        }
         if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
         return out;
       } finally {
@@ -100,11 +132,13 @@ export class Seq2SeqModel {
     this.queue = prev.then(() => turn);
     await prev;
     const mark = this.heap.mark();
+    let cleanup = () => {};
     try {
       const { ids, text, options: o } = this.prepare(input, options);
       const opts = this.withDefaults(o);
       const batch = this.batch(ids, o.attentionMask);
-      const factory = this.sessionFactory(batch, resolveGenerateConfig(opts).maxLength);
+      const { factory, dispose } = this.factoryFor(batch, resolveGenerateConfig(opts).maxLength);
+      cleanup = dispose;
       const events = generateStream(factory, batch.B, opts);
       if (!text) return yield* events;
       // Decode each row's tokens so far and yield what was added: pieces that join into the final text.
@@ -127,6 +161,7 @@ export class Seq2SeqModel {
         yield { ...ev, text: pieces };
       }
     } finally {
+      cleanup(); // GPU sessions' buffers
       this.heap.release(mark);
       release();
     }
@@ -136,6 +171,13 @@ export class Seq2SeqModel {
   async encode(inputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
     return this.exclusive(async () => {
       const b = this.batch(inputIds, attentionMask);
+      if (this.checkGpu()) {
+        try {
+          return { data: await this.gpu!.encode(b.ids, b.mask, b.B, b.S), shape: [b.B, b.S, this.weights.d] };
+        } catch (e) {
+          if (!this.gpuFailed(e)) throw e;
+        }
+      }
       const mark = this.heap.mark();
       try {
         const h = this.runEncoder(b);
@@ -158,11 +200,19 @@ export class Seq2SeqModel {
       const V = this.weights.vocabOut;
       const out = new Float32Array(b.B * T * V);
       const mark = this.heap.mark();
-      try {
-        const session = this.sessionFactory(b, T)(1);
+      const run = async (factory: DecoderFactory) => {
+        const session = factory(1);
         for (let t = 0; t < T; t++) {
-          const logits = session.step(Int32Array.from(decoderInputIds, (r) => r[t]));
+          const logits = await session.step(Int32Array.from(decoderInputIds, (r) => r[t]));
           for (let r = 0; r < b.B; r++) out.set(logits.subarray(r * V, (r + 1) * V), (r * T + t) * V);
+        }
+      };
+      try {
+        try {
+          await this.withSession(b, T, run);
+        } catch (e) {
+          if (!this.gpuFailed(e)) throw e;
+          await run(this.sessionFactory(b, T));
         }
       } finally {
         this.heap.release(mark);
@@ -208,11 +258,61 @@ export class Seq2SeqModel {
     return encode(this.heap, this.weights, ids, mask, b.B, b.S);
   }
 
-  private sessionFactory(b: Batch, maxLength: number) {
+  /** True while the GPU backend is usable; after a device loss switches to wasm and says so in the note. */
+  private checkGpu(): boolean {
+    if (this.gpu?.lost) {
+      this.note = `${this.gpu.lost}; running on wasm from now on`;
+      this.gpu = null;
+    }
+    return this.gpu !== null;
+  }
+
+  /** After a failure on the GPU path: true (and wasm from now on) when the GPU is to blame; false for the
+   *  caller's own errors (bad input, abort), which the caller rethrows as they are. */
+  private gpuFailed(e: unknown): boolean {
+    if (!this.gpu) return false;
+    const gpuError = this.gpu.takeError();
+    if (e instanceof Seq2SeqError && !this.gpu.lost && !gpuError) return false;
+    this.note = `WebGPU failed (${this.gpu.lost ?? gpuError ?? (e as Error)?.message}); running on wasm from now on`;
+    this.gpu = null;
+    return true;
+  }
+
+  /** The session factory of the current backend, and what frees its GPU buffers afterwards. */
+  private factoryFor(b: Batch, maxLength: number): { factory: DecoderFactory; dispose: () => void } {
+    if (!this.checkGpu()) return { factory: this.sessionFactory(b, maxLength), dispose: () => {} };
+    this.checkDecoderLength(maxLength);
+    const gpu = this.gpu!;
+    const sessions: { dispose(): void }[] = [];
+    const factory = (numBeams: number) => {
+      const s = gpu.session(b.ids, b.mask, b.B, b.S, numBeams, maxLength);
+      sessions.push(s);
+      return s;
+    };
+    return { factory, dispose: () => { for (const s of sessions) s.dispose(); } };
+  }
+
+  private async withSession<T>(b: Batch, maxLength: number, fn: (factory: DecoderFactory) => Promise<T>): Promise<T> {
+    const { factory, dispose } = this.factoryFor(b, maxLength);
+    try {
+      const out = await fn(factory);
+      const err = this.gpu?.takeError(); // a validation error means the results cannot be trusted
+      if (err) throw new Error(`WebGPU reported: ${err}`);
+      return out;
+    } finally {
+      dispose();
+    }
+  }
+
+  private checkDecoderLength(maxLength: number): void {
     const rows = this.weights.decPositions?.maxLength;
     if (rows !== undefined && maxLength > rows) {
       throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
     }
+  }
+
+  private sessionFactory(b: Batch, maxLength: number): DecoderFactory {
+    this.checkDecoderLength(maxLength);
     return (numBeams: number) => {
       const mask = this.heap.alloc(b.mask.length);
       this.heap.u8().set(b.mask, mask);
@@ -297,6 +397,7 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
   const format = (options.quantize ?? (files.weights.int8Tensors ? 'int8' : 'none')) === 'int8' ? 'int8' : 'f32';
   heap.reserve(Math.ceil(floats * (format === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
   const weights = family(heap, cfg, files.weights, format);
+  const backend = await chooseBackend(options, heap, weights, cfg, format);
   const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
-  return new Seq2SeqModel(cfg, heap, weights, tokenizer);
+  return new Seq2SeqModel(cfg, heap, weights, tokenizer, backend);
 }

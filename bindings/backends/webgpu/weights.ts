@@ -1,0 +1,108 @@
+/// <reference types="@webgpu/types" />
+// Weights uploaded once: every buffer is copied straight out of the wasm heap where the family loaders put them
+// (linear layers already in pack_f32_n8's panel layout, which the shaders read as is). The wasm copy stays: it
+// is what the model falls back to if the GPU device is lost.
+import type { Heap } from '../../arena.js';
+import type { Activation } from '../../config.js';
+import { UnsupportedError } from '../../errors.js';
+import type { Embedding, EncDecWeights, Positions } from '../../model/encdec.js';
+import { FeedForward, GatedFeedForward, type FFN, type Linear, type Norm } from '../../model/layers.js';
+import type { Buf, GpuKernels, GpuLinear, GpuNorm } from './kernels.js';
+
+export type GpuEmbedding = { kind: 'table'; buf: Buf; rows: number } | { kind: 'packed'; linear: GpuLinear };
+export interface GpuFFN { gated: boolean; up: GpuLinear; gate: GpuLinear | null; down: GpuLinear; act: Activation; hidden: number }
+export interface GpuEncoderLayer { qkv: GpuLinear; out: GpuLinear; selfNorm: GpuNorm; ffn: GpuFFN; ffnNorm: GpuNorm }
+export interface GpuDecoderLayer extends GpuEncoderLayer { crossQ: GpuLinear; crossKV: GpuLinear; crossOut: GpuLinear; crossNorm: GpuNorm }
+export interface GpuPositions { buf: Buf; src: Positions }
+
+export interface GpuWeights {
+  encEmbed: GpuEmbedding; decEmbed: GpuEmbedding;
+  encPositions: GpuPositions | null; decPositions: GpuPositions | null;
+  encEmbedNorm: GpuNorm | null; decEmbedNorm: GpuNorm | null;
+  encFinalNorm: GpuNorm | null; decFinalNorm: GpuNorm | null;
+  encLayers: GpuEncoderLayer[]; decLayers: GpuDecoderLayer[];
+  lmHead: GpuLinear;
+  /** Bytes uploaded. */
+  bytes: number;
+}
+
+/** Uploads `w` (f32 weights only). `activation` is the FFN activation of the config (the wasm FFN holds it as a
+ *  closure). Throws UnsupportedError for int8 weights, which have no WGSL kernels yet. */
+export function uploadWeights(k: GpuKernels, heap: Heap, w: EncDecWeights, activation: Activation, maxBinding: number): GpuWeights {
+  let bytes = 0;
+  const linears = new Map<Linear, GpuLinear>(); // a tied lm_head is also the embedding: upload it once
+  const put = (ptr: number, floats: number, label: string): Buf => {
+    bytes += floats * 4;
+    return k.upload(heap.f32().subarray(ptr >>> 2, (ptr >>> 2) + floats), label);
+  };
+
+  const linear = (L: Linear, label: string): GpuLinear => {
+    const known = linears.get(L);
+    if (known) return known;
+    if (L.format !== 'f32') throw new UnsupportedError(`the WebGPU backend has no kernels for ${L.format} weights (${label}); load with quantize: 'none' or use backend 'wasm'`);
+    const panelFloats = (L.inF + 1) * 8;
+    const panels = Math.ceil(L.outF / 8);
+    // split into chunks of whole panels no larger than one storage binding
+    const perChunk = Math.floor(maxBinding / (panelFloats * 4));
+    if (perChunk < 1) throw new UnsupportedError(`${label}: one 8-column panel (${panelFloats * 4} bytes) exceeds this adapter's maxStorageBufferBindingSize ${maxBinding}`);
+    const chunks = [];
+    for (let p0 = 0; p0 < panels; p0 += perChunk) {
+      const n = Math.min(perChunk, panels - p0);
+      chunks.push({ buf: put(L.packed + p0 * panelFloats * 4, n * panelFloats, `${label}[${p0}]`), colBase: p0 * 8, cols: Math.min(n * 8, L.outF - p0 * 8) });
+    }
+    const g = { inF: L.inF, outF: L.outF, chunks };
+    linears.set(L, g);
+    return g;
+  };
+
+  const norm = (N: Norm): GpuNorm => {
+    const gb = new Float32Array(2 * N.dim);
+    gb.set(heap.f32().subarray(N.weight >>> 2, (N.weight >>> 2) + N.dim));
+    if (N.bias) gb.set(heap.f32().subarray(N.bias >>> 2, (N.bias >>> 2) + N.dim), N.dim);
+    bytes += gb.byteLength;
+    return { gb: k.upload(gb, 'norm'), dim: N.dim, eps: N.eps, rms: !N.bias };
+  };
+  const maybeNorm = (N: Norm | null) => (N ? norm(N) : null);
+
+  const embedding = (e: Embedding, label: string): GpuEmbedding => {
+    if (e.kind === 'packed') return { kind: 'packed', linear: linear(e.linear, label) };
+    const floats = e.rows * w.d;
+    if (floats * 4 > maxBinding) throw new UnsupportedError(`${label}: the ${e.rows}×${w.d} embedding table exceeds this adapter's maxStorageBufferBindingSize ${maxBinding}`);
+    return { kind: 'table', buf: put(e.ptr, floats, label), rows: e.rows };
+  };
+
+  const positions = (p: Positions | null): GpuPositions | null => (p ? { buf: put(p.table, p.rows * w.d, 'positions'), src: p } : null);
+
+  const ffn = (f: FFN, label: string): GpuFFN => {
+    if (f instanceof GatedFeedForward) {
+      return { gated: true, up: linear(f.wi0, `${label}.wi_0`), gate: linear(f.wi1, `${label}.wi_1`), down: linear(f.wo, `${label}.wo`), act: 'gelu_new', hidden: f.wi0.outF };
+    }
+    if (f instanceof FeedForward) {
+      return { gated: false, up: linear(f.fc1, `${label}.fc1`), gate: null, down: linear(f.fc2, `${label}.fc2`), act: activation, hidden: f.fc1.outF };
+    }
+    throw new UnsupportedError(`${label}: this feed-forward block has no WebGPU implementation`);
+  };
+
+  const lmHead = linear(w.lmHead, 'lm_head');
+  const out: GpuWeights = {
+    encEmbed: embedding(w.encEmbed, 'encoder embeddings'),
+    decEmbed: embedding(w.decEmbed, 'decoder embeddings'),
+    encPositions: positions(w.encPositions), decPositions: positions(w.decPositions),
+    encEmbedNorm: maybeNorm(w.encEmbedNorm), decEmbedNorm: maybeNorm(w.decEmbedNorm),
+    encFinalNorm: maybeNorm(w.encFinalNorm), decFinalNorm: maybeNorm(w.decFinalNorm),
+    encLayers: w.encLayers.map((L, i) => ({
+      qkv: linear(L.self.qkv, `encoder.${i}.qkv`), out: linear(L.self.out, `encoder.${i}.out`),
+      selfNorm: norm(L.selfNorm), ffn: ffn(L.ffn, `encoder.${i}.ffn`), ffnNorm: norm(L.ffnNorm),
+    })),
+    decLayers: w.decLayers.map((L, i) => ({
+      qkv: linear(L.self.qkv, `decoder.${i}.qkv`), out: linear(L.self.out, `decoder.${i}.out`), selfNorm: norm(L.selfNorm),
+      crossQ: linear(L.cross.q, `decoder.${i}.cross.q`), crossKV: linear(L.cross.kv, `decoder.${i}.cross.kv`),
+      crossOut: linear(L.cross.out, `decoder.${i}.cross.out`), crossNorm: norm(L.crossNorm),
+      ffn: ffn(L.ffn, `decoder.${i}.ffn`), ffnNorm: norm(L.ffnNorm),
+    })),
+    lmHead,
+    bytes: 0,
+  };
+  out.bytes = bytes;
+  return out;
+}

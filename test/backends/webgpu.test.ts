@@ -1,0 +1,126 @@
+// The WebGPU backend against the wasm path on every transformers fixture, through Node + Dawn (npm `webgpu`)
+// on whatever adapter exists (CI: SwiftShader from Debian's chromium). Greedy and beam token ids must equal the
+// wasm path's, logits and encoder states within 1e-3; the GPU fast paths (argmax / top-k on the GPU) run
+// where no logits processor is configured. Without an adapter: skipped with the reason, except in CI (CI=true),
+// where that is a failure. backend 'auto' without an adapter falls back to wasm (tested with a null adapter).
+import { existsSync, readdirSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { acquireGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
+import { UnsupportedError } from '../../bindings/errors.js';
+import { loadModel, type Seq2SeqModel } from '../../bindings/model/model.js';
+import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
+
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+
+const TOL = 1e-3;
+const inCI = process.env.CI === 'true' || process.env.CI === '1';
+const got: GpuAcquisition = await acquireGpu();
+const reason = got.ok ? '' : got.reason;
+if (got.ok) got.gpu.device.destroy(); // each model makes its own device
+const names = readdirSync(FIXTURES).filter((n) => existsSync(new URL(`${n}/golden.json`, FIXTURES))).sort();
+const camel: Record<string, string> = {
+  num_beams: 'numBeams', max_new_tokens: 'maxNewTokens', length_penalty: 'lengthPenalty', early_stopping: 'earlyStopping',
+  num_return_sequences: 'numReturnSequences', do_sample: '',
+};
+/** Measured differences, printed at the end (the numbers of the report). */
+const measured: Record<string, Record<string, number | string>> = {};
+afterAll(() => { if (Object.keys(measured).length) console.log('webgpu vs wasm:', JSON.stringify(measured, null, 1)); });
+
+describe('WebGPU adapter', () => {
+  it.runIf(inCI)('exists in CI (a missing adapter is a failure there)', () => {
+    expect(reason).toBe('');
+  });
+  it.skipIf(got.ok || inCI)(`missing outside CI, WebGPU tests skipped: ${reason}`, () => {});
+});
+
+describe('backend option', () => {
+  const dir = fixtureDir('marian_tiny');
+  it("'auto' falls back to wasm with a note when there is no adapter", async () => {
+    const nullAdapter = { requestAdapter: async () => null };
+    const model = await loadModel(dir, { backend: 'auto', gpu: nullAdapter });
+    expect(model.backend).toBe('wasm');
+    expect(model.backendNote).toMatch(/no adapter/);
+    const wasm = await loadModel(dir);
+    const g = golden('marian_tiny');
+    const opts = { maxNewTokens: 6, attentionMask: g.inputs.attention_mask };
+    expect((await model.generate(g.inputs.input_ids, opts)).sequences).toEqual((await wasm.generate(g.inputs.input_ids, opts)).sequences);
+  });
+  it("'auto' falls back when there is no WebGPU at all (gpu: null)", async () => {
+    const model = await loadModel(dir, { backend: 'auto', gpu: null });
+    expect(model.backend).toBe('wasm');
+    expect(model.backendNote).toMatch(/WebGPU not used/);
+  });
+  it("'webgpu' without an adapter throws UnsupportedError naming what is missing", async () => {
+    const p = loadModel(dir, { backend: 'webgpu', gpu: { requestAdapter: async () => null } });
+    await expect(p).rejects.toThrow(UnsupportedError);
+    await expect(loadModel(dir, { backend: 'webgpu', gpu: { requestAdapter: async () => null } })).rejects.toThrow(/no adapter/);
+  });
+  it('a bad backend name is an InputError', async () => {
+    await expect(loadModel(dir, { backend: 'cuda' as never })).rejects.toThrow(/backend must be/);
+  });
+  it.skipIf(!got.ok)("int8 weights: 'webgpu' refuses, 'auto' runs on wasm", async () => {
+    await expect(loadModel(dir, { backend: 'webgpu', quantize: 'int8' })).rejects.toThrow(/int8/);
+    const m = await loadModel(dir, { backend: 'auto', quantize: 'int8' });
+    expect(m.backend).toBe('wasm');
+    expect(m.backendNote).toMatch(/int8/);
+  });
+});
+
+for (const name of names) {
+  describe.skipIf(!got.ok)(`${name} on WebGPU matches the wasm path`, async () => {
+    if (!got.ok) return;
+    const g = golden(name);
+    const ids: number[][] = g.inputs.input_ids, mask: number[][] = g.inputs.attention_mask;
+    const wasm = await loadModel(fixtureDir(name));
+    const gpu: Seq2SeqModel = await loadModel(fixtureDir(name), { backend: 'webgpu' });
+    const m: Record<string, number | string> = (measured[name] = {});
+    // a GPU failure would silently fall back to wasm (and pass): every test must end still on WebGPU
+    afterEach(() => { expect(gpu.backend, gpu.backendNote).toBe('webgpu'); });
+
+    it('runs on WebGPU', () => {
+      expect(gpu.backend).toBe('webgpu');
+      expect(gpu.backendNote).toMatch(/^WebGPU on /);
+    });
+
+    it('encoder states', async () => {
+      const a = await gpu.encode(ids, mask), b = await wasm.encode(ids, mask);
+      expect(a.shape).toEqual(b.shape);
+      m.encoder = maxAbsDiff(a.data, b.data);
+      expect(m.encoder).toBeLessThan(TOL);
+      expect(maxAbsDiff(a.data, g.encoder_last_hidden_state.data)).toBeLessThan(TOL);
+    });
+
+    it('teacher-forced logits', async () => {
+      const dec = g.decoder_teacher_forced.decoder_input_ids;
+      const a = await gpu.decoderLogits(ids, dec, mask), b = await wasm.decoderLogits(ids, dec, mask);
+      m.logits = maxAbsDiff(a.data, b.data);
+      expect(m.logits).toBeLessThan(TOL);
+      expect(maxAbsDiff(a.data, g.decoder_teacher_forced.logits.data)).toBeLessThan(TOL);
+    });
+
+    // greedy and one beam run with the fixture's settings (logits read back when processors apply), and the
+    // same without any processor (GPU argmax / top-k; only ids and scores come back)
+    const runs: [string, Record<string, unknown>][] = [];
+    for (const run of ['greedy', 'beam4_nbest2']) {
+      const opts: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries<unknown>(g.generate[run].kwargs)) if (camel[k]) opts[camel[k]] = v;
+      runs.push([run, opts]);
+    }
+    const noProcessors = { badWordsIds: [], forcedEosTokenId: [] };
+    if (!gpu.generationDefaults.forced_bos_token_id) {
+      runs.push(['greedy, GPU argmax', { ...runs[0][1], ...noProcessors }], ['beam4, GPU top-k', { ...runs[1][1], ...noProcessors }]);
+    }
+    for (const [run, opts] of runs) {
+      it(`generate ${run}: same tokens`, async () => {
+        const a = await gpu.generate(ids, { ...opts, attentionMask: mask }), b = await wasm.generate(ids, { ...opts, attentionMask: mask });
+        expect(a.sequences).toEqual(b.sequences);
+        if (b.scores) {
+          m[`${run} scores`] = maxAbsDiff(a.scores!, b.scores);
+          expect(m[`${run} scores`]).toBeLessThan(TOL);
+        }
+        m[`${run} tokens`] = 'equal';
+      });
+    }
+  });
+}
