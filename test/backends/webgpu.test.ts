@@ -5,7 +5,7 @@
 // where that is a failure. backend 'auto' without an adapter falls back to wasm (tested with a null adapter).
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { acquireGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
+import { acquireGpu, platformGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
 import { UnsupportedError } from '../../bindings/errors.js';
 import { loadModel, type Seq2SeqModel } from '../../bindings/model/model.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
@@ -124,3 +124,47 @@ for (const name of names) {
     }
   });
 }
+
+describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
+  const name = 't5_v1_0_tiny'; // tied embeddings: the lm_head chunks also serve the embedding gather
+  const g = golden(name);
+  const ids: number[][] = g.inputs.input_ids, mask: number[][] = g.inputs.attention_mask;
+  const run = { maxNewTokens: 8, numBeams: 4, attentionMask: mask };
+
+  it('a vocabulary projection larger than maxStorageBufferBindingSize is split across bindings', async () => {
+    // an adapter that reports 8 KiB bindings: the 101-column lm_head (13 panels of 2080 bytes) becomes 5 chunks
+    const platform = (await platformGpu()).gpu!; // Dawn's one GPU object: a second create() that gets collected crashes Dawn
+    const small = {
+      async requestAdapter(o?: object) {
+        const a = (await platform.requestAdapter(o)) as GPUAdapter | null;
+        if (!a) return null;
+        const limits = { maxStorageBufferBindingSize: 8192, maxBufferSize: a.limits.maxBufferSize, maxStorageBuffersPerShaderStage: a.limits.maxStorageBuffersPerShaderStage };
+        return { limits, features: a.features, info: a.info, requestDevice: (d?: GPUDeviceDescriptor) => a.requestDevice({ ...d, requiredLimits: {} }) };
+      },
+    };
+    const split = await loadModel(fixtureDir(name), { backend: 'webgpu', gpu: small });
+    const wasm = await loadModel(fixtureDir(name));
+    expect(split.backend).toBe('webgpu');
+    expect((split as unknown as { gpu: { parts: { g: { lmHead: { chunks: unknown[] } } } } }).gpu.parts.g.lmHead.chunks).toHaveLength(5);
+    const a = await split.decoderLogits(ids, g.decoder_teacher_forced.decoder_input_ids, mask);
+    const b = await wasm.decoderLogits(ids, g.decoder_teacher_forced.decoder_input_ids, mask);
+    expect(maxAbsDiff(a.data, b.data)).toBeLessThan(TOL);
+    for (const numBeams of [1, 4]) { // GPU argmax and top-k over the chunked logits
+      expect((await split.generate(ids, { ...run, numBeams })).sequences).toEqual((await wasm.generate(ids, { ...run, numBeams })).sequences);
+    }
+    expect(split.backend, split.backendNote).toBe('webgpu');
+  });
+
+  it('after the device is lost, calls run on wasm with a note', async () => {
+    const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
+    const wasm = await loadModel(fixtureDir(name));
+    const want = await wasm.generate(ids, run);
+    expect((await model.generate(ids, run)).sequences).toEqual(want.sequences);
+    // what a driver reset or a browser reclaiming the GPU looks like to us: the device's lost promise resolves
+    (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(model.backend).toBe('wasm');
+    expect(model.backendNote).toMatch(/device lost.*running on wasm/);
+    expect(await model.generate(ids, run)).toEqual(want);
+  });
+});

@@ -40,8 +40,8 @@ async function nodeGpu(): Promise<GpuLike | null> {
   return dawnGpu;
 }
 
-/** The platform's WebGPU entry point, or null with the reason in `reason`. */
-async function platformGpu(): Promise<{ gpu: GpuLike | null; reason: string }> {
+/** The platform's WebGPU entry point (navigator.gpu, else Dawn's GPU object, kept alive), or null with the reason. */
+export async function platformGpu(): Promise<{ gpu: GpuLike | null; reason: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu, reason: '' };
   const gpu = await nodeGpu();
@@ -80,7 +80,8 @@ export async function acquireGpu(gpu?: GpuLike | null): Promise<GpuAcquisition> 
     });
     const info = (adapter as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info;
     const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
-    const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    // what the adapter reports bounds it too (the device may round a small request up to the default)
+    const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     return { ok: true, gpu: { device, adapter, description, maxBinding } };
   } catch (e) {
     return { ok: false, reason: `requestDevice() failed: ${(e as Error).message}` };

@@ -11,7 +11,7 @@ import { GpuKernels } from './kernels.js';
 import type { GpuBackendHandle } from './types.js';
 import { uploadWeights } from './weights.js';
 
-export { acquireGpu, type GpuAcquisition, type GpuDevice, type GpuLike } from './device.js';
+export { acquireGpu, platformGpu, type GpuAcquisition, type GpuDevice, type GpuLike } from './device.js';
 export { GpuDecoderSession } from './forward.js';
 
 export class WebGpuBackend implements GpuBackendHandle {

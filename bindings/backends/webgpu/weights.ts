@@ -71,7 +71,11 @@ export function uploadWeights(k: GpuKernels, heap: Heap, w: EncDecWeights, activ
     return { kind: 'table', buf: put(e.ptr, floats, label), rows: e.rows };
   };
 
-  const positions = (p: Positions | null): GpuPositions | null => (p ? { buf: put(p.table, p.rows * w.d, 'positions'), src: p } : null);
+  const positions = (p: Positions | null): GpuPositions | null => {
+    if (!p) return null;
+    if (p.rows * w.d * 4 > maxBinding) throw new UnsupportedError(`the ${p.rows}×${w.d} position table exceeds this adapter's maxStorageBufferBindingSize ${maxBinding}`);
+    return { buf: put(p.table, p.rows * w.d, 'positions'), src: p };
+  };
 
   const ffn = (f: FFN, label: string): GpuFFN => {
     if (f instanceof GatedFeedForward) {
