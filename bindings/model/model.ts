@@ -267,11 +267,13 @@ export class Seq2SeqModel {
     return this.gpu !== null;
   }
 
-  /** After a failure on the GPU path: true (and wasm from now on) when the GPU is to blame; false for the
-   *  caller's own errors (bad input, abort), which the caller rethrows as they are. */
+  /** After a failure on the GPU path: true when the call should be answered on wasm instead: a shape the WGSL
+   *  kernels do not cover (UnsupportedError, e.g. a source longer than their attention limit: this call only),
+   *  or the GPU is to blame (wasm from now on). False for the caller's own errors (bad input, abort). */
   private gpuFailed(e: unknown): boolean {
     if (!this.gpu) return false;
     const gpuError = this.gpu.takeError();
+    if (e instanceof UnsupportedError && !this.gpu.lost && !gpuError) return true;
     if (e instanceof Seq2SeqError && !this.gpu.lost && !gpuError) return false;
     this.note = `WebGPU failed (${this.gpu.lost ?? gpuError ?? (e as Error)?.message}); running on wasm from now on`;
     this.gpu = null;

@@ -155,6 +155,17 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     expect(split.backend, split.backendNote).toBe('webgpu');
   });
 
+  it('a source longer than the GPU attention kernel takes runs that call on wasm, later calls still on the GPU', async () => {
+    const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
+    const wasm = await loadModel(fixtureDir(name));
+    const long = [Array.from({ length: 1100 }, (_, i) => 2 + (i % 90))];
+    const o = { maxNewTokens: 3 };
+    expect(await model.generate(long, o)).toEqual(await wasm.generate(long, o));
+    expect((await model.encode(long)).data).toEqual((await wasm.encode(long)).data);
+    expect(model.backend).toBe('webgpu');
+    expect((await model.generate(ids, run)).sequences).toEqual((await wasm.generate(ids, run)).sequences);
+  });
+
   it('after the device is lost, calls run on wasm with a note', async () => {
     const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
     const wasm = await loadModel(fixtureDir(name));

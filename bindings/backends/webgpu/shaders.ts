@@ -20,7 +20,7 @@ export const TILE = 32;
 const KT = 8;
 
 // The lowest finite f32: masked attention scores, empty top-k slots (a literal would be rounded out of f32 range).
-export const LOWEST_DEF = 'const LOWEST: f32 = bitcast<f32>(0xff7fffffu);';
+export const LOWEST_DEF = 'const LOWEST: f32 = -0x1.fffffep+127f;';
 
 // Elementwise ops and flat indexing over a 2-D dispatch (a 1-D dispatch is capped at 65535 workgroups).
 export const FLAT_INDEX = /* wgsl */ `
