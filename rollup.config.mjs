@@ -38,6 +38,7 @@ export default [
       nodeResolve({ exportConditions: ['deno', 'node', 'import'] }),
       declarationsBeside('wasm-seq2seq.d.ts'),
     ],
-    output: { file: 'dist/deno/wasm-seq2seq.js', format: 'es', banner: selfTypes },
+    // one file: the Node-only worker spawner (threads/spawn.node.js, never called under Deno) is inlined too
+    output: { file: 'dist/deno/wasm-seq2seq.js', format: 'es', banner: selfTypes, inlineDynamicImports: true },
   },
 ];

@@ -1,6 +1,6 @@
 // `npm run bench`: wasm-seq2seq against onnxruntime-web (wasm backend, 1 thread, SIMD) on a Marian-size model
 // (opus-mt-en-de's shape, random weights), one table side by side. A benchmark, never part of `npm test`.
-//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8]
+//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--webgpu]
 // Order: make the models if missing (tools/bench/make_marian.py) -> check both runtimes give the same logits
 // -> encoder / greedy / 4-beam decode (both loaded in one process, samples interleaved so load drifts hit
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
@@ -19,8 +19,19 @@ import type { CheckResult, ColdResult, DecodeResult, GemmResult } from './parts.
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
+// --webgpu: our WebGPU backend beside our wasm backend on the same model instead (bench/webgpu.ts, which takes
+// --json, --quick and --steps N); onnxruntime-web is compared on wasm only
+if (args.includes('--webgpu')) {
+  await import('./webgpu.js');
+  process.exit(0);
+}
 // --int8: our side loads the model with quantize: 'int8' (onnxruntime-web stays f32: the issue-8 comparison)
 if (args.includes('--int8')) process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE = 'int8';
+// --threads N: both sides on N threads (our worker pool; onnxruntime-web's numThreads)
+const threadsArg = args.indexOf('--threads');
+const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : 1;
+if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads needs a positive integer, got ${args[threadsArg + 1]}`);
+process.env.WASM_SEQ2SEQ_BENCH_THREADS = String(threads);
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const PARTS = join(ROOT, 'dist', 'bench', 'parts.js');
@@ -48,7 +59,7 @@ function runPart<T>(partArgs: string[], flags: string[] = ['--expose-gc']): Prom
 
 // --- run ----------------------------------------------------------------------------------------------
 
-log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''} vs onnxruntime-web${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
+log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${threads > 1 ? ` (${threads} threads both)` : ''} vs onnxruntime-web${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
 ensureModels(log);
 const meta = readMeta();
 
@@ -104,7 +115,7 @@ const machine = { cpu: cpuModel, cores: cpus().length, node: process.version, lo
 if (json) {
   console.log(JSON.stringify({
     model: { family: 'marian', d_model: meta.d_model, layers: meta.layers, heads: meta.heads, ffn: 2048, vocab: meta.vocab, seed: meta.seed, srcLen: meta.input_ids.length },
-    onnxruntimeWeb: { version: bundle.ortVersion, backend: 'wasm', numThreads: 1, simd: true, graphOptimizationLevel: 'all' },
+    onnxruntimeWeb: { version: bundle.ortVersion, backend: 'wasm', numThreads: threads, simd: true, graphOptimizationLevel: 'all' },
     machine, quick, noisyRule: { othersCores: NOISY_OTHERS, loadAverage: NOISY_LOAD },
     check, decode, gemm, cold, bundle: bundle.rows.map(({ files, ...r }) => ({ ...r, files })),
     tokensPerSecondCounts: 'output tokens of one sentence (64) / wall time of the whole generate call (encoder, setup and 64 steps)',
@@ -129,7 +140,7 @@ const one = (x: number): Sample => ({ median: x, p10: x, p90: x, n: 1 });
 const sep = (title: string) => lines.push(`-- ${title} `.padEnd(W.reduce((a, b) => a + b, 0) + 36, '-'));
 
 const c = check;
-lines.push(`wasm-seq2seq vs onnxruntime-web ${bundle.ortVersion} (wasm backend, numThreads 1, SIMD, graphOptimizationLevel all)`);
+lines.push(`wasm-seq2seq vs onnxruntime-web ${bundle.ortVersion} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
 lines.push(`model: Marian d_model ${meta.d_model}, ${meta.layers}+${meta.layers} layers, ${meta.heads} heads, FFN 2048, vocab ${meta.vocab}, tied, swish (random weights, seed ${meta.seed});`);
 lines.push(`input: ${meta.input_ids.length} source tokens, batch 1; every decode runs exactly 64 steps (no eos)`);
 lines.push(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; measured 128-bit SIMD peak ${f(gemm.peakGflops)} GFLOP/s (1 thread)`);

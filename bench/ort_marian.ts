@@ -22,7 +22,7 @@ type Session = OrtTypes.InferenceSession;
  *  dist/ort.node.min.mjs, wasm backend from dist/ort-wasm-simd-threaded.wasm), single thread, SIMD. */
 export async function importOrt(): Promise<Ort> {
   const ort = (await import('onnxruntime-web')) as Ort;
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = Number(process.env.WASM_SEQ2SEQ_BENCH_THREADS ?? 1);   // compare.js --threads N
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   return ort;

@@ -25,7 +25,12 @@ export interface OursGenerateResult {
 }
 
 /** `WASM_SEQ2SEQ_BENCH_QUANTIZE=int8` (set by `compare.js --int8`) loads our model with int8 weights. */
-export const benchLoadOptions = () => (process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE === 'int8' ? { quantize: 'int8' as const } : {});
+/** `WASM_SEQ2SEQ_BENCH_THREADS=N` (`compare.js --threads N`): our threads, and onnxruntime-web's (default 1 each). */
+export const benchThreads = () => Number(process.env.WASM_SEQ2SEQ_BENCH_THREADS ?? 1);
+export const benchLoadOptions = () => ({
+  ...(process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE === 'int8' ? { quantize: 'int8' as const } : {}),
+  threads: benchThreads(),
+});
 
 export class OursMarian {
   private timing: StepTiming = { runMs: 0, loopMs: 0, steps: 0 };

@@ -7,6 +7,7 @@
 // Growing the memory detaches every typed-array view of the old buffer, so views are never cached by
 // callers: `f32()` / `i32()` / `u8()` hand out views of the current buffer each time.
 import { MemoryError } from './errors.js';
+import type { ThreadPool } from './threads/pool.js';
 import type { KernelExports } from './wasm.js';
 
 const PAGE = 65536;
@@ -26,20 +27,26 @@ export function numel(shape: readonly number[]): number {
 
 export class Heap {
   readonly k: KernelExports;
+  /** Worker threads sharing this memory (threaded kernels only), or null: single-threaded. */
+  readonly pool: ThreadPool | null;
   private top: number;
   private high: number;
   private f32View: Float32Array;
   private i32View: Int32Array;
   private u8View: Uint8Array;
 
-  constructor(k: KernelExports) {
+  constructor(k: KernelExports, pool: ThreadPool | null = null) {
     this.k = k;
+    this.pool = pool;
     this.top = align(k.heap_base(), 64);
     this.high = this.top;
     this.f32View = new Float32Array(k.memory.buffer);
     this.i32View = new Int32Array(k.memory.buffer);
     this.u8View = new Uint8Array(k.memory.buffer);
   }
+
+  /** Threads a parallel step uses (1 without a pool): per-thread scratch is sized by it. */
+  get threads(): number { return this.pool?.size ?? 1; }
 
   /** Bytes in use (weights + live buffers). */
   get used(): number { return this.top; }

@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'INPUT' // bad arguments to a public function (ids out of range, wrong shapes, bad options)
   | 'SOURCE' // a model source (folder, URL, buffers) could not be read
   | 'ABORTED' // cancelled through an AbortSignal
-  | 'MEMORY'; // wasm linear memory could not grow to what the model needs
+  | 'MEMORY' // wasm linear memory could not grow to what the model needs
+  | 'THREADS'; // the worker threads could not start, or a kernel failed on one
 
 export class Seq2SeqError extends Error {
   readonly code: ErrorCode;
@@ -65,5 +66,11 @@ export class AbortedError extends Seq2SeqError {
 export class MemoryError extends Seq2SeqError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('MEMORY', message, options);
+  }
+}
+
+export class ThreadError extends Seq2SeqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('THREADS', message, options);
   }
 }

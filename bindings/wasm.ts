@@ -79,10 +79,14 @@ export const KERNEL_FUNCTIONS = [
   'packed_size_i8', 'quantize_pack_i8_n8', 'quantize_rows_i16', 'gemv_i8_dot_1x8', 'gemm_i8_dot_4x8', 'gemm_i8_4x8', 'linear_i8', 'embed_packed_i8', 'gemm_i8_ref',
 ] as const;
 
+export type KernelName = (typeof KERNEL_FUNCTIONS)[number];
+
 export type WasmSource = WebAssembly.Module | URL | string | ArrayBuffer | ArrayBufferView | Response | Promise<Response>;
 
 /** Where the shipped kernels.wasm lives relative to this module (source tree and dist/ alike). */
 export const DEFAULT_WASM_URL = new URL('../build/kernels.wasm', import.meta.url);
+/** The same kernels built for threads: memory imported (env.memory) and shared (build target release-mt). */
+export const DEFAULT_THREADED_WASM_URL = new URL('../build/kernels-mt.wasm', import.meta.url);
 
 // A 1-function module using one v128 instruction: validates only where WebAssembly SIMD exists.
 const SIMD_PROBE = new Uint8Array([
@@ -127,14 +131,15 @@ async function compileFrom(source: FetchableSource): Promise<WebAssembly.Module>
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
-/** Compile (unless given a Module) and instantiate the kernels; checks SIMD support and the export list. */
-export async function loadKernels(source: WasmSource = DEFAULT_WASM_URL): Promise<KernelExports> {
+function checkSimd(): void {
   if (!hasWasmSimd()) {
     throw new WasmLoadError('this JavaScript runtime has no WebAssembly SIMD (v128); wasm-seq2seq needs it (Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+, Deno 1.9+)');
   }
-  let module: WebAssembly.Module;
+}
+
+async function compileKernels(source: WasmSource): Promise<WebAssembly.Module> {
   try {
-    module = source instanceof WebAssembly.Module ? source : await compileFrom(source as FetchableSource);
+    return source instanceof WebAssembly.Module ? source : await compileFrom(source as FetchableSource);
   } catch (e) {
     if (e instanceof WasmLoadError) throw e;
     const msg = String((e as Error)?.message ?? e);
@@ -143,9 +148,12 @@ export async function loadKernels(source: WasmSource = DEFAULT_WASM_URL): Promis
       : '';
     throw new WasmLoadError(`could not compile the kernels wasm from ${describe(source)}: ${msg}${hint}`, { cause: e });
   }
+}
+
+async function instantiateKernels(module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<KernelExports> {
   let instance: WebAssembly.Instance;
   try {
-    instance = await WebAssembly.instantiate(module, {});
+    instance = await WebAssembly.instantiate(module, imports);
   } catch (e) {
     throw new WasmLoadError(`could not instantiate the kernels wasm: ${(e as Error)?.message ?? e}`, { cause: e });
   }
@@ -157,6 +165,40 @@ export async function loadKernels(source: WasmSource = DEFAULT_WASM_URL): Promis
   }
   if (typeof ex._initialize === 'function') (ex._initialize as () => void)();
   return ex as unknown as KernelExports;
+}
+
+/** Compile (unless given a Module) and instantiate the kernels; checks SIMD support and the export list. */
+export async function loadKernels(source: WasmSource = DEFAULT_WASM_URL): Promise<KernelExports> {
+  checkSimd();
+  const module = await compileKernels(source);
+  if (WebAssembly.Module.imports(module).some((i) => i.kind === 'memory')) {
+    throw new WasmLoadError('this kernels wasm imports its memory (the threaded build, kernels-mt.wasm): pass it as `wasmThreads`, and the single-threaded kernels.wasm as `wasm`');
+  }
+  return instantiateKernels(module, {});
+}
+
+export interface ThreadedKernels {
+  /** This thread's instance. */
+  readonly k: KernelExports;
+  /** What each worker instantiates over the same memory. */
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+}
+
+/** The threaded kernels over a fresh shared memory (needs SharedArrayBuffer: Node, Deno, cross-origin isolated pages). */
+export async function loadThreadedKernels(source: WasmSource = DEFAULT_THREADED_WASM_URL): Promise<ThreadedKernels> {
+  checkSimd();
+  const module = await compileKernels(source);
+  const wanted = WebAssembly.Module.imports(module).find((i) => i.kind === 'memory');
+  if (!wanted) throw new WasmLoadError('this kernels wasm does not import a shared memory: pass the threaded build (kernels-mt.wasm) as `wasmThreads`');
+  let memory: WebAssembly.Memory;
+  try {
+    // wasm32's whole 4 GiB as the maximum: a shared memory cannot grow past what it declared
+    memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+  } catch (e) {
+    throw new WasmLoadError(`could not create a shared wasm memory: ${(e as Error)?.message ?? e}`, { cause: e });
+  }
+  return { k: await instantiateKernels(module, { env: { memory } }), module, memory };
 }
 
 function describe(source: WasmSource): string {

@@ -12,7 +12,8 @@
 import type { Heap } from '../arena.js';
 import { InputError } from '../errors.js';
 import type { DecoderSession } from '../generation/types.js';
-import type { FFN, Linear, Norm } from './layers.js';
+import type { Chunk, KernelCall } from '../threads/pool.js';
+import { PARALLEL_MIN_MACS, type FFN, type Linear, type Norm } from './layers.js';
 
 export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3A, D] fused, out: [D, A]
 export interface CrossAttention { q: Linear; kv: Linear; out: Linear } // q: [A, D], kv: [2A, D] fused
@@ -92,13 +93,35 @@ function embedTokens(heap: Heap, w: EncDecWeights, side: 'enc' | 'dec', ids: num
   norm?.run(out, n);
 }
 
+/**
+ * Self-attention of one sentence: Q|K|V rows [S, 3A] (stride 3A) → ctx [S, A]. With a thread pool the heads are
+ * split between threads (each head is computed exactly as on one thread); T5's bias [H, S, S] follows its heads.
+ */
+function encoderAttention(heap: Heap, qkv: number, ctx: number, H: number, hd: number, S: number, scale: number,
+  mask: number, bias: number, scratch: number, scratchBytes: number): void {
+  const A = H * hd, pool = heap.pool;
+  const call = (h0: number, h1: number): KernelCall => ['attention_f32', qkv + h0 * hd * 4, 3 * A,
+    qkv + (A + h0 * hd) * 4, qkv + (2 * A + h0 * hd) * 4, 3 * A, ctx + h0 * hd * 4, A, h1 - h0, hd, S, S, scale, mask, -1,
+    bias ? bias + h0 * S * S * 4 : 0, scratch];
+  if (!pool || H < 2 || S * S * A < PARALLEL_MIN_MACS) {
+    const [, ...args] = call(0, H);
+    (heap.k.attention_f32 as (...a: number[]) => void)(...args);
+    return;
+  }
+  // one head per chunk; each thread brings its own scratch (argument 15)
+  const chunks: Chunk[] = [];
+  for (let h = 0; h < H; h++) chunks.push({ call: call(h, h + 1), scratchArg: 15, scratchStride: scratchBytes });
+  pool.run(chunks);
+}
+
 /** Runs the encoder over ids [B, S] (i32 in heap) with key mask [B, S] (u8); returns hidden [B*S, D]. */
 export function encode(heap: Heap, w: EncDecWeights, ids: number, mask: number, B: number, S: number): number {
   const { d } = w, A = w.attnWidth, n = B * S, hd = A / w.encHeads;
   const h = heap.alloc(n * d * 4);
   const mark = heap.mark();
   const x = heap.alloc(n * d * 4), qkv = heap.alloc(n * 3 * A * 4), ctx = heap.alloc(n * A * 4);
-  const hidden = heap.alloc(n * w.ffnHidden * 4), scratch = heap.alloc((hd + S) * 4);
+  const scratchBytes = Math.ceil(((hd + S) * 4) / 64) * 64;
+  const hidden = heap.alloc(n * w.ffnHidden * 4), scratch = heap.alloc(scratchBytes * heap.threads);
   let bias = 0;
   if (w.relBias) { bias = heap.alloc(w.encHeads * S * S * 4); w.relBias.encoder(S, bias); }
   embedTokens(heap, w, 'enc', ids, B, S, 0, h);
@@ -108,8 +131,7 @@ export function encode(heap: Heap, w: EncDecWeights, ids: number, mask: number, 
     L.self.qkv.run(src, n, qkv);
     for (let b = 0; b < B; b++) {
       const q = qkv + b * S * 3 * A * 4;
-      heap.k.attention_f32(q, 3 * A, q + A * 4, q + 2 * A * 4, 3 * A, ctx + b * S * A * 4, A,
-        w.encHeads, hd, S, S, w.scaleAttention ? hd ** -0.5 : 1, mask + b * S, -1, bias, scratch);
+      encoderAttention(heap, q, ctx + b * S * A * 4, w.encHeads, hd, S, w.scaleAttention ? hd ** -0.5 : 1, mask + b * S, bias, scratch, scratchBytes);
     }
     L.self.out.run(ctx, n, h, true); // h += attention
     if (!w.preNorm) L.selfNorm.run(h, n);

@@ -4,14 +4,32 @@
 import type { Heap } from '../arena.js';
 import { UnsupportedError } from '../errors.js';
 import type { Activation } from '../config.js';
+import { MAX_CHUNKS, type Chunk } from '../threads/pool.js';
 
 /** How linear weights are stored in wasm memory: f32 panels, or int8 per-output-channel (quantised at load). */
 export type WeightFormat = 'f32' | 'int8';
 
+/**
+ * Below this many multiply-adds a GEMM/GEMV runs on one thread: handing work to a worker costs a few µs
+ * (a wake-up through Atomics), about what 100k multiply-adds take on one core.
+ */
+export let PARALLEL_MIN_MACS = 1 << 17;
+/** Fewest 8-column panels per chunk of a parallel GEMM/GEMV: long runs of weights keep the micro-kernels streaming. */
+export let PANELS_PER_CHUNK = 8;
+/** Tests: every layer through the thread pool in the smallest chunks ({ minMacs: 0, panelsPerChunk: 1 }), or the defaults. */
+export function setParallelTuning(t: { minMacs?: number; panelsPerChunk?: number } = {}): void {
+  PARALLEL_MIN_MACS = t.minMacs ?? 1 << 17;
+  PANELS_PER_CHUNK = t.panelsPerChunk ?? 8;
+}
+
 /** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels (f32 or int8). */
 export class Linear {
+  /** Bytes of one packed 8-column panel: threads take whole panels, so each computes its columns exactly as one thread would. */
+  private readonly panelBytes: number;
   constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number,
-    readonly format: WeightFormat = 'f32', private readonly scratch = 0) {}
+    readonly format: WeightFormat = 'f32', private readonly scratch = 0, private readonly scratchBytes = 0) {
+    this.panelBytes = format === 'int8' ? heap.k.packed_size_i8(8, inF) : heap.k.packed_size_f32(8, inF) * 4;
+  }
 
   /**
    * Pack one or more [out_i, in] weights (with biases, null = zeros) into a single layer whose outputs are
@@ -21,8 +39,9 @@ export class Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
-    // int8 scratch: one dequantised f32 panel (M > 4), or up to 4 int16 activation rows + sums (M <= 4)
-    const scratch = format === 'int8' ? heap.alloc(Math.max(32 * (inF + 1), 8 * (inF + 2) + 160)) : 0;
+    // int8 scratch, one per thread: a dequantised f32 panel (M > 4), or up to 4 int16 activation rows + sums (M <= 4)
+    const scratchBytes = format === 'int8' ? Math.ceil(Math.max(32 * (inF + 1), 8 * (inF + 2) + 160) / 64) * 64 : 0;
+    const scratch = format === 'int8' ? heap.alloc(scratchBytes * heap.threads) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
     let row = 0;
@@ -36,13 +55,28 @@ export class Linear {
     if (format === 'int8') k.quantize_pack_i8_n8(w, b, outF, inF, packed);
     else k.pack_f32_n8(w, b, outF, inF, packed);
     heap.release(mark); // the unpacked f32 copy is scratch: only the packed form stays
-    return new Linear(heap, packed, inF, outF, format, scratch);
+    return new Linear(heap, packed, inF, outF, format, scratch, scratchBytes);
   }
 
   /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
   run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
-    if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0, this.scratch);
-    else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, accumulate ? 1 : 0);
+    const acc = accumulate ? 1 : 0, pool = this.heap.pool, panels = Math.ceil(this.outF / 8);
+    if (!pool || rows * this.inF * this.outF < PARALLEL_MIN_MACS || panels < 2) {
+      if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc, this.scratch);
+      else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
+      return;
+    }
+    // Output columns in chunks of whole panels, claimed by whichever thread is free: ~4 per thread for balance,
+    // at least 8 panels each so the micro-kernels still stream long runs of weights.
+    const C = Math.max(1, Math.min(Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS)), chunks: Chunk[] = [];
+    for (let i = 0; i < C; i++) {
+      const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
+      const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes;
+      chunks.push(this.format === 'int8'
+        ? { call: ['linear_i8', x, ldx, w, y + c0 * 4, ldy, rows, this.inF, n, acc, this.scratch], scratchArg: 9, scratchStride: this.scratchBytes }
+        : { call: ['linear_f32', x, ldx, w, y + c0 * 4, ldy, rows, this.inF, n, acc] });
+    }
+    pool.run(chunks);
   }
 }
 

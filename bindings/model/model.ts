@@ -2,12 +2,12 @@
 //
 //   const model = await loadModel('path/to/opus-mt-en-de');
 //   const { sequences, scores } = await model.generate([[123, 456, 0]], { numBeams: 4 });
-import { Heap } from '../arena.js';
+import type { Heap } from '../arena.js';
 import type { ModelConfig, GenerationDefaults } from '../config.js';
 import { InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
-import { loadKernels, type WasmSource } from '../wasm.js';
+import { createHeap, releaseNow, releaseWithOwner, type ThreadOptions } from '../threads/setup.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { chooseBackend } from '../backends/webgpu/select.js';
@@ -31,9 +31,7 @@ const FAMILIES: Record<ModelConfig['model_type'], FamilyLoader> = {
 };
 export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
 
-export interface LoadModelOptions extends LoadOptions {
-  /** Where the kernels .wasm comes from (a WebAssembly.Module on Workers); default: the file shipped beside this module. */
-  wasm?: WasmSource;
+export interface LoadModelOptions extends LoadOptions, ThreadOptions {
   /** Load the repo's tokenizer when it has one (default true); false = token ids only. */
   tokenizer?: boolean;
   /** 'int8': quantise every linear layer (and the output head) per output channel at load: ~4x less memory
@@ -95,6 +93,12 @@ export class Seq2SeqModel {
 
   /** Defaults generate() uses for options you do not pass (from generation_config.json or config.json). */
   get generationDefaults(): GenerationDefaults { return this.config.generation; }
+
+  /** Threads the kernels run on (1 = single-threaded; see the `threads` load option). */
+  get threads(): number { return this.heap.threads; }
+
+  /** Stops the model's worker threads now (they also stop when the model is garbage-collected); later calls throw. */
+  dispose(): void { releaseNow(this.heap); }
 
   /** Bytes of wasm memory holding the weights and the largest working set so far. */
   get memoryBytes(): number { return this.heap.peak; }
@@ -382,13 +386,13 @@ export class Seq2SeqModel {
 
 /** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
 export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
-  const [files, kernels] = await Promise.all([loadModelFiles(source, options), loadKernels(options.wasm)]);
+  // a fresh heap (own memory, own worker threads) per model: its memory is the model's
+  const [files, heap] = await Promise.all([loadModelFiles(source, options), createHeap(options)]);
   const cfg = files.config;
   const family = FAMILIES[cfg.model_type];
   if (!family) {
     throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
   }
-  const heap = new Heap(kernels); // a fresh instance per model: its memory is the model's
   // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
   let floats = 0;
   for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
@@ -401,5 +405,7 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
   const weights = family(heap, cfg, files.weights, format);
   const backend = await chooseBackend(options, heap, weights, cfg, format);
   const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
-  return new Seq2SeqModel(cfg, heap, weights, tokenizer, backend);
+  const model = new Seq2SeqModel(cfg, heap, weights, tokenizer, backend);
+  releaseWithOwner(model, heap);
+  return model;
 }

@@ -25,9 +25,10 @@ async function run(text) {
 }
 
 try {
-  demo.backend = `WebAssembly SIMD128 (${hasWasmSimd() ? 'available' : 'MISSING'}), 1 thread` +
-    `, cross-origin isolated: ${self.crossOriginIsolated ? 'yes' : 'no'}`;
   demo.crossOriginIsolated = self.crossOriginIsolated;
+  const backend = (threads) => `WebAssembly SIMD128 (${hasWasmSimd() ? 'available' : 'MISSING'}), ${threads}` +
+    `, cross-origin isolated: ${self.crossOriginIsolated ? 'yes (threads possible)' : 'no (one thread)'}`;
+  demo.backend = backend('loading');
   $('backend').textContent = demo.backend;
   const source = cachedUrlSource(new URL('./model/', location.href), {
     cacheName: params.get('cache') ?? 'wasm-seq2seq-demo', storage: params.get('storage') ?? 'auto',
@@ -35,10 +36,16 @@ try {
   });
   demo.source = source;
   const t0 = performance.now();
+  // ?threads=N; default 'auto': worker threads when the page is cross-origin isolated, else one thread
+  const threads = params.get('threads') ? Number(params.get('threads')) : 'auto';
   demo.phonemizer = await Phonemizer.load(source, {
+    threads,
     onProgress: (e) => { $('status').textContent = `loading ${e.file}: ${(e.loaded / 1e6).toFixed(1)}${e.total ? ` / ${(e.total / 1e6).toFixed(1)}` : ''} MB`; },
   });
   demo.loadMs = performance.now() - t0;
+  demo.threads = demo.phonemizer.model.threads;
+  demo.backend = backend(`${demo.threads} thread${demo.threads === 1 ? '' : 's'}`);
+  $('backend').textContent = demo.backend;
   demo.storage = await source.storage();
   demo.hits = [...source.hits];
   demo.misses = [...source.misses];

@@ -29,6 +29,9 @@ function check(r, { storage, coi = false }) {
   expect(r.first.words).toEqual(expected[TEXT1]);
   expect(r.typed.words).toEqual(expected[TEXT2]);
   expect(r.first.crossOriginIsolated).toBe(coi);
+  // threads 'auto': a worker pool over shared memory exactly where the page is cross-origin isolated
+  if (coi) expect(r.first.threads).toBeGreaterThan(1);
+  else expect(r.first.threads).toBe(1);
   expect(r.first.backend).toMatch(/SIMD128 \(available\)/);
   expect(r.first.storage).toBe(storage);
   expect(r.first.cacheErrors).toBeUndefined();
@@ -41,7 +44,7 @@ function check(r, { storage, coi = false }) {
 }
 
 const summary = (r) => ({
-  browser: r.browser, storage: r.first.storage, crossOriginIsolated: r.first.crossOriginIsolated,
+  browser: r.browser, storage: r.first.storage, crossOriginIsolated: r.first.crossOriginIsolated, threads: r.first.threads,
   loadMs: round(r.first.loadMs), firstRunMs: round(r.first.runMs), typedRunMs: round(r.typed.runMs),
   offlineLoadMs: round(r.offline.loadMs), offlineFirstRunMs: round(r.offline.runMs),
 });

@@ -1,0 +1,245 @@
+// A pool of threads that run kernel calls on one shared wasm memory.
+//
+// Every thread (this one and each worker) holds its own instance of the threaded kernels module
+// (build/kernels-mt.wasm: the same kernels, compiled with an imported shared memory), all over the same
+// WebAssembly.Memory. A parallel step is a list of independent kernel calls ("chunks": e.g. column ranges of
+// one GEMM, or heads of an attention) writing disjoint outputs. Each chunk computes its outputs exactly as the
+// single-threaded kernel would (same code, same order of operations), so results never depend on threads.
+//
+// Chunks are claimed from a shared counter by whichever thread is free, this one included: more chunks than
+// threads, so a worker the OS has not scheduled (more busy threads than cores) delays the step by at most the
+// chunk it holds, never a whole share. Hand-off is through a SharedArrayBuffer, not postMessage (~50 µs):
+// workers spin a couple of ms for the next step, then sleep in Atomics.wait.
+import { ThreadError, UnsupportedError } from '../errors.js';
+import { KERNEL_FUNCTIONS, type KernelExports, type KernelName } from '../wasm.js';
+
+/** Most chunks in one step. */
+export const MAX_CHUNKS = 64;
+const MAX_ARGS = 16;
+const ENTRY = 4 + MAX_ARGS;   // table entry (f64): fn, argc, scratch arg index (-1: none), scratch stride, args
+const ERR_BYTES = 192;
+const WORKER_SPIN_MS = 2;     // workers: spin this long for the next step before sleeping
+const MAIN_SPIN_MS = 1;       // this thread: spin this long for chunks still running elsewhere, then sleep
+// Control words (Int32): 0 SEQ step number (wakes workers), 1 COUNT chunks, 2 NEXT = (step mod 2^20) << 10 | next chunk,
+// 3 DONE chunks finished, 4 FAILED, 5 QUIT, 6 error length, 16.. error text.
+const SEQ = 0, COUNT = 1, NEXT = 2, DONE = 3, FAILED = 4, QUIT = 5;
+
+/**
+ * Claims and runs chunks of step `gen` until none is left; shared by this thread and the workers (whose source
+ * is this function's text, so it must not use anything outside its parameters). `thread` offsets each chunk's
+ * scratch argument, so concurrent chunks never share scratch memory. Returns the chunks this thread ran.
+ */
+function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) => unknown)[], gen: number, thread: number): number {
+  const tag = gen & 0xfffff;
+  let ran = 0;
+  for (;;) {
+    const x = Atomics.load(ctl, 2);
+    if (x >>> 10 !== tag) return ran;                 // a later step already: nothing of ours is left
+    const i = x & 1023;
+    if (i >= Atomics.load(ctl, 1)) return ran;
+    if (Atomics.compareExchange(ctl, 2, x, x + 1) !== x) continue;
+    const e = i * 20;                                   // ENTRY
+    const argc = table[e + 1], sIdx = table[e + 2];
+    const a: number[] = new Array(argc);
+    for (let j = 0; j < argc; j++) a[j] = table[e + 4 + j];
+    if (sIdx >= 0) a[sIdx] += thread * table[e + 3];
+    try {
+      fns[table[e]](...a);
+    } catch (err) {
+      if (Atomics.compareExchange(ctl, 4, 0, 1) === 0) {
+        const msg = new TextEncoder().encode(String((err as Error)?.message ?? err)).subarray(0, 192);
+        new Uint8Array(ctl.buffer).set(msg, 64);
+        ctl[6] = msg.length;
+      }
+    }
+    ran++;
+    if (Atomics.add(ctl, 3, 1) + 1 === Atomics.load(ctl, 1)) Atomics.notify(ctl, 3);
+  }
+}
+
+/** The code each worker runs, as text: Web Workers run it as it is, Node's worker_threads with one more line. */
+export const WORKER_SOURCE = `
+'use strict';
+const runChunks = ${runChunks.toString()};
+function serve(d) {
+  const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
+  const fns = d.names.map((n) => ex[n]);
+  const ctl = new Int32Array(d.ctl), table = new Float64Array(d.table);
+  let seen = 0;
+  for (;;) {
+    let s = Atomics.load(ctl, ${SEQ});
+    const until = performance.now() + ${WORKER_SPIN_MS};
+    while (s === seen && performance.now() < until) {
+      for (let i = 0; s === seen && i < 512; i++) s = Atomics.load(ctl, ${SEQ});
+    }
+    while (s === seen) { Atomics.wait(ctl, ${SEQ}, seen); s = Atomics.load(ctl, ${SEQ}); }
+    seen = s;
+    if (Atomics.load(ctl, ${QUIT})) return;
+    runChunks(ctl, table, fns, s, d.thread);
+  }
+}
+// Web Workers (browsers, Deno); Node appends its own start line (spawn.node.ts)
+if (typeof self !== 'undefined' && typeof self.postMessage === 'function') {
+  self.onmessage = (e) => { self.onmessage = null; serve(e.data); };
+}
+`;
+
+/** One kernel call: the function's name and its (numeric) arguments. */
+export type KernelCall = readonly [KernelName, ...number[]];
+
+/** A chunk whose argument `scratchArg` is a scratch pointer: thread t uses it + t × scratchStride. */
+export interface Chunk { call: KernelCall; scratchArg?: number; scratchStride?: number }
+
+interface WorkerHandle { terminate(): unknown; postMessage(m: unknown): void }
+
+/** True where this JavaScript runtime can share wasm memory between threads. */
+export function canShareMemory(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  return g.crossOriginIsolated !== false;   // pages must be cross-origin isolated; Node and Deno have no such flag
+}
+
+/** Hardware threads this runtime reports (1 when it does not say). */
+export async function hardwareThreads(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  try {
+    const os = await import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  } catch {
+    return 1;
+  }
+}
+
+function blockingAllowed(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;   // a browser's main thread
+  }
+}
+
+async function spawnWorker(): Promise<WorkerHandle> {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node && !(globalThis as { Deno?: unknown }).Deno;
+  // Node-only module (*.node.js): browser/edge bundles replace this import by a rejection
+  if (isNode) return (await import('./spawn.node.js')).spawnNodeWorker(WORKER_SOURCE);
+  if (typeof Worker === 'undefined' || typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') {
+    throw new UnsupportedError('threads need Web Workers (Worker, Blob URLs) or Node worker_threads in this runtime');
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  try {
+    return new Worker(url, { type: 'module' });
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+}
+
+export class ThreadPool {
+  /** Threads that take part in a parallel step, this one included. */
+  readonly size: number;
+  private readonly ctl: Int32Array;
+  private readonly table: Float64Array;
+  private readonly fns: ((...a: number[]) => unknown)[];
+  private readonly canBlock = blockingAllowed();
+  private gen = 0;
+  private closed = false;
+
+  private constructor(k: KernelExports, private readonly workers: WorkerHandle[], ctl: SharedArrayBuffer, table: SharedArrayBuffer) {
+    this.size = workers.length + 1;
+    this.ctl = new Int32Array(ctl);
+    this.table = new Float64Array(table);
+    this.fns = KERNEL_FUNCTIONS.map((n) => (k[n] as (...a: number[]) => unknown).bind(k));
+  }
+
+  /** `threads - 1` workers, each instantiating `module` over `memory` (the shared memory `k` runs on). */
+  static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<ThreadPool> {
+    const ctl = new SharedArrayBuffer(64 + ERR_BYTES);
+    const table = new SharedArrayBuffer(MAX_CHUNKS * ENTRY * 8);
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let t = 1; t < threads; t++) {
+        const worker = await spawnWorker();
+        workers.push(worker);
+        worker.postMessage({ module, memory, ctl, table, thread: t, names: KERNEL_FUNCTIONS });
+      }
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw e;
+    }
+    const pool = new ThreadPool(k, workers, ctl, table);
+    // Every worker up: a step of one chunk per worker that this thread does not take, waited for without blocking.
+    pool.post(workers.map(() => ({ call: ['heap_base'] as const })));
+    const started = Date.now();
+    while (Atomics.load(pool.ctl, DONE) < workers.length) {
+      if (Date.now() - started > 30_000) { pool.terminate(); throw new ThreadError('the worker threads did not start within 30 s'); }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    pool.check();
+    return pool;
+  }
+
+  /** Runs every chunk (in any order, on any thread) and returns when all are done; outputs must not overlap. */
+  run(chunks: readonly Chunk[]): void {
+    if (this.closed) throw new ThreadError('the thread pool was terminated (model disposed)');
+    if (chunks.length === 0) return;
+    if (chunks.length > MAX_CHUNKS) throw new ThreadError(`${chunks.length} chunks in one step, at most ${MAX_CHUNKS}`);
+    this.post(chunks);
+    runChunks(this.ctl, this.table, this.fns, this.gen, 0);
+    this.waitAll(chunks.length);
+    this.check();
+  }
+
+  private post(chunks: readonly Chunk[]): void {
+    const { ctl, table } = this;
+    chunks.forEach(({ call: [name, ...a], scratchArg = -1, scratchStride = 0 }, i) => {
+      if (a.length > MAX_ARGS) throw new ThreadError(`${name}: ${a.length} arguments, at most ${MAX_ARGS}`);
+      const e = i * ENTRY;
+      table[e] = KERNEL_INDEX.get(name)!;
+      table[e + 1] = a.length;
+      table[e + 2] = scratchArg;
+      table[e + 3] = scratchStride;
+      table.set(a, e + 4);
+    });
+    this.gen = (this.gen + 1) & 0xfffff || 1;   // never 0: workers start having "seen" step 0
+    Atomics.store(ctl, COUNT, chunks.length);
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, NEXT, this.gen << 10);    // opens the chunks (published after the table and count)
+    Atomics.store(ctl, SEQ, this.gen);
+    Atomics.notify(ctl, SEQ);
+  }
+
+  // Spin first (a running chunk ends within µs to ms, and a sleeping thread is woken ~0.5 ms late on a busy
+  // VM), then sleep where blocking is allowed (never on a browser's main thread).
+  private waitAll(n: number): void {
+    const { ctl } = this;
+    let until = 0;
+    for (let d = Atomics.load(ctl, DONE); d !== n; d = Atomics.load(ctl, DONE)) {
+      if (!this.canBlock) continue;
+      const now = performance.now();
+      if (until === 0) until = now + MAIN_SPIN_MS;
+      else if (now > until) Atomics.wait(ctl, DONE, d, 50);
+    }
+  }
+
+  private check(): void {
+    const { ctl } = this;
+    if (ctl[FAILED]) {
+      const text = new TextDecoder().decode(new Uint8Array(ctl.buffer as ArrayBuffer).slice(64, 64 + ctl[6]));
+      ctl[FAILED] = 0;
+      throw new ThreadError(`a kernel failed on a thread of the pool: ${text}`);
+    }
+  }
+
+  /** Stops the workers; later run() calls throw. */
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctl, QUIT, 1);
+    Atomics.store(this.ctl, SEQ, -1);
+    Atomics.notify(this.ctl, SEQ);
+    for (const w of this.workers) w.terminate();
+  }
+}
+
+const KERNEL_INDEX = new Map<string, number>(KERNEL_FUNCTIONS.map((n, i) => [n, i]));

@@ -1,0 +1,80 @@
+// Choosing single- or multi-threaded kernels for a model's heap.
+//
+// threads: 'auto' (default) uses min(hardware threads, 4) where wasm memory can be shared and workers exist
+// (Node, cross-origin isolated pages) and one thread elsewhere (Cloudflare Workers, ordinary pages, and Deno,
+// whose workers would keep a script alive until model.dispose()), silently; a number asks for exactly that many, and an impossible request is an UnsupportedError. Results do
+// not depend on the thread count (see pool.ts).
+import { Heap } from '../arena.js';
+import { InputError, UnsupportedError } from '../errors.js';
+import { loadKernels, loadThreadedKernels, type WasmSource } from '../wasm.js';
+import { canShareMemory, hardwareThreads, ThreadPool } from './pool.js';
+
+export interface ThreadOptions {
+  /** Threads for GEMM/GEMV and attention: 'auto' (default) or a count (1 = single-threaded). */
+  threads?: number | 'auto';
+  /** Where the kernels .wasm comes from (a WebAssembly.Module on Workers); default: the file shipped beside this module. */
+  wasm?: WasmSource;
+  /** The threaded build (kernels-mt.wasm); default: the file shipped beside this module. With a custom `wasm`
+   *  and no `wasmThreads`, 'auto' stays single-threaded rather than fetch a file you did not name. */
+  wasmThreads?: WasmSource;
+}
+
+export const MAX_AUTO_THREADS = 4;
+
+const isNode = () => typeof process !== 'undefined' && !!process.versions?.node && !(globalThis as { Deno?: unknown }).Deno;
+
+/** Why threads cannot run here, or null when they can. */
+export function threadsUnavailable(): string | null {
+  if (!canShareMemory()) {
+    return typeof SharedArrayBuffer === 'undefined'
+      ? 'this runtime has no SharedArrayBuffer'
+      : 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)';
+  }
+  if (!isNode() && typeof Worker === 'undefined') return 'this runtime has no Worker (e.g. Cloudflare Workers)';
+  return null;
+}
+
+async function threadCount(o: ThreadOptions): Promise<number> {
+  const t = o.threads ?? 'auto';
+  if (t === 'auto') {
+    if (threadsUnavailable() || (o.wasm !== undefined && o.wasmThreads === undefined)) return 1;
+    // Deno cannot unref a Web Worker: a script would never exit without model.dispose(), so threads are opt-in there
+    if ((globalThis as { Deno?: unknown }).Deno) return 1;
+    return Math.max(1, Math.min(MAX_AUTO_THREADS, await hardwareThreads()));
+  }
+  if (!Number.isInteger(t) || t < 1 || t > 64) throw new InputError(`threads must be 'auto' or an integer 1..64, got ${String(t)}`);
+  if (t > 1) {
+    const why = threadsUnavailable();
+    if (why) throw new UnsupportedError(`threads: ${t} needs shared wasm memory and workers, but ${why}; use threads: 'auto' or 1`);
+  }
+  return t;
+}
+
+const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<ThreadPool>((p) => p.terminate()) : null;
+
+/** A fresh heap (its own memory) on the kernels the options ask for. */
+export async function createHeap(o: ThreadOptions = {}): Promise<Heap> {
+  const threads = await threadCount(o);
+  if (threads === 1) return new Heap(await loadKernels(o.wasm));
+  const { k, module, memory } = await loadThreadedKernels(o.wasmThreads);
+  let pool: ThreadPool;
+  try {
+    pool = await ThreadPool.create(k, module, memory, threads);
+  } catch (e) {
+    if (o.threads === undefined || o.threads === 'auto') return new Heap(await loadKernels(o.wasm));   // auto: fall back
+    throw e;
+  }
+  return new Heap(k, pool);
+}
+
+/** Stop `heap`'s workers once `owner` is garbage-collected (a dropped model never leaks threads). */
+export function releaseWithOwner(owner: object, heap: Heap): void {
+  if (heap.pool) pools?.register(owner, heap.pool, heap);
+}
+
+/** Stop `heap`'s workers now. */
+export function releaseNow(heap: Heap): void {
+  if (!heap.pool) return;
+  pools?.unregister(heap);
+  heap.pool.terminate();
+}

@@ -1,0 +1,56 @@
+// Threads (a worker pool over one shared wasm memory) must not change results: every fixture, f32 and int8,
+// gives bit-identical logits, encoder states and tokens on 1 and 2 threads, with every layer forced through
+// the pool, split as finely as it can be.
+import { existsSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../bindings/model/model.js';
+import { setParallelTuning } from '../../bindings/model/layers.js';
+import { InputError } from '../../bindings/errors.js';
+import { FIXTURES, fixtureDir, golden } from '../helpers/fixtures.js';
+
+const names = readdirSync(FIXTURES).filter((n) => existsSync(new URL(`${n}/golden.json`, FIXTURES))).sort();
+// every linear layer and attention through the pool, in chunks of one 8-column panel / one head
+beforeAll(() => setParallelTuning({ minMacs: 0, panelsPerChunk: 1 }));
+afterAll(() => setParallelTuning());
+
+describe('threads: identical results on 1 and 2 threads', () => {
+  for (const name of names) {
+    for (const quantize of ['none', 'int8'] as const) {
+      it(`${name} ${quantize}`, async () => {
+        const g = golden(name);
+        const ids = g.inputs.input_ids, mask = g.inputs.attention_mask, dec = g.decoder_teacher_forced.decoder_input_ids;
+        const [one, two] = await Promise.all([
+          loadModel(fixtureDir(name), { threads: 1, quantize, tokenizer: false }),
+          loadModel(fixtureDir(name), { threads: 2, quantize, tokenizer: false }),
+        ]);
+        try {
+          expect(one.threads).toBe(1);
+          expect(two.threads).toBe(2);
+          expect(Array.from((await two.encode(ids, mask)).data)).toEqual(Array.from((await one.encode(ids, mask)).data));
+          expect(Array.from((await two.decoderLogits(ids, dec, mask)).data)).toEqual(Array.from((await one.decoderLogits(ids, dec, mask)).data));
+          for (const numBeams of [1, 4]) {
+            const o = { attentionMask: mask, numBeams, maxNewTokens: 10, numReturnSequences: numBeams > 1 ? 2 : 1 };
+            expect(await two.generate(ids, o)).toEqual(await one.generate(ids, o));
+          }
+        } finally {
+          one.dispose();
+          two.dispose();
+        }
+      });
+    }
+  }
+
+  it('rejects a bad threads option; a disposed model refuses to run', async () => {
+    await expect(loadModel(fixtureDir('marian_tiny'), { threads: 0 })).rejects.toThrow(InputError);
+    await expect(loadModel(fixtureDir('marian_tiny'), { threads: 2.5 as never })).rejects.toThrow(/threads must be/);
+    const m = await loadModel(fixtureDir('marian_tiny'), { threads: 2, tokenizer: false });
+    m.dispose();
+    await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/terminated/);
+  });
+
+  it("'auto' uses the pool in Node", async () => {
+    const m = await loadModel(fixtureDir('marian_tiny'), { tokenizer: false });
+    expect(m.threads).toBeGreaterThanOrEqual(Math.min(2, (await import('node:os')).availableParallelism()));
+    m.dispose();
+  });
+});
