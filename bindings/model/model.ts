@@ -387,15 +387,16 @@ export class Seq2SeqModel {
 /** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
 export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
   // a fresh heap (own memory, own worker threads) per model: its memory is the model's
-  const [files, heap] = await Promise.all([loadModelFiles(source, options), createHeap(options)]);
+  const files = await loadModelFiles(source, options);
   const cfg = files.config;
   const family = FAMILIES[cfg.model_type];
   if (!family) {
     throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
   }
-  // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
   let floats = 0;
   for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
+  const heap = await createHeap(options, floats);
+  // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
   if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
     throw new InputError(`quantize must be 'int8' or 'none', got ${String(options.quantize)}`);
   }

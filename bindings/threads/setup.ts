@@ -1,9 +1,10 @@
 // Choosing single- or multi-threaded kernels for a model's heap.
 //
-// threads: 'auto' (default) uses min(hardware threads, 4) where wasm memory can be shared and workers exist
-// (Node, cross-origin isolated pages) and one thread elsewhere (Cloudflare Workers, ordinary pages, and Deno,
-// whose workers would keep a script alive until model.dispose()), silently; a number asks for exactly that many, and an impossible request is an UnsupportedError. Results do
-// not depend on the thread count (see pool.ts).
+// threads: 'auto' (default) uses min(hardware threads, 4) for models of 8M+ parameters where wasm memory can
+// be shared and workers exist (Node, cross-origin isolated pages), and one thread elsewhere (smaller models,
+// Cloudflare Workers, ordinary pages, and Deno, whose workers would keep a script alive until model.dispose()),
+// silently. A number asks for exactly that many; an impossible request is an UnsupportedError. Results do not
+// depend on the thread count (see pool.ts).
 import { Heap } from '../arena.js';
 import { InputError, UnsupportedError } from '../errors.js';
 import { loadKernels, loadThreadedKernels, type WasmSource } from '../wasm.js';
@@ -34,9 +35,16 @@ export function threadsUnavailable(): string | null {
   return null;
 }
 
-async function threadCount(o: ThreadOptions): Promise<number> {
+/**
+ * 'auto' keeps models under this many parameters on one thread: their matrix products are too small for a
+ * worker's share to pay for the hand-off (the shipped G2P model has 1.9M), and no worker is started at all.
+ */
+export const AUTO_THREADS_MIN_PARAMS = 8_000_000;
+
+async function threadCount(o: ThreadOptions, params: number): Promise<number> {
   const t = o.threads ?? 'auto';
   if (t === 'auto') {
+    if (params < AUTO_THREADS_MIN_PARAMS) return 1;
     if (threadsUnavailable() || (o.wasm !== undefined && o.wasmThreads === undefined)) return 1;
     // Deno cannot unref a Web Worker: a script would never exit without model.dispose(), so threads are opt-in there
     if ((globalThis as { Deno?: unknown }).Deno) return 1;
@@ -52,9 +60,9 @@ async function threadCount(o: ThreadOptions): Promise<number> {
 
 const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<ThreadPool>((p) => p.terminate()) : null;
 
-/** A fresh heap (its own memory) on the kernels the options ask for. */
-export async function createHeap(o: ThreadOptions = {}): Promise<Heap> {
-  const threads = await threadCount(o);
+/** A fresh heap (its own memory) on the kernels the options ask for, for a model of `params` weights. */
+export async function createHeap(o: ThreadOptions = {}, params = Infinity): Promise<Heap> {
+  const threads = await threadCount(o, params);
   if (threads === 1) return new Heap(await loadKernels(o.wasm));
   const { k, module, memory } = await loadThreadedKernels(o.wasmThreads);
   let pool: ThreadPool;

@@ -48,9 +48,14 @@ describe('threads: identical results on 1 and 2 threads', () => {
     await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/terminated/);
   });
 
-  it("'auto' uses the pool in Node", async () => {
+  it("'auto': a pool for large models in Node, one thread for small ones (no worker started)", async () => {
+    const { createHeap } = await import('../../bindings/threads/setup.js');
+    const big = await createHeap({}, 100e6), small = await createHeap({}, 1e6);
+    expect(big.threads).toBe(Math.min(4, (await import('node:os')).availableParallelism()));
+    expect(small.threads).toBe(1);
+    expect(small.pool).toBeNull();
+    big.pool?.terminate();
     const m = await loadModel(fixtureDir('marian_tiny'), { tokenizer: false });
-    expect(m.threads).toBeGreaterThanOrEqual(Math.min(2, (await import('node:os')).availableParallelism()));
-    m.dispose();
+    expect(m.threads).toBe(1);
   });
 });

@@ -95,9 +95,9 @@ async function waitFor(driver, pred, what, timeoutMs = 90_000) {
  * Loads the page (model downloaded and stored), phonemizes `text2` typed into the page, takes a screenshot,
  * then loads the page again with the server refusing every model request (the model must come from the copy).
  */
-export async function runScenario(driver, { server, prefix = '', storage = 'auto', text1, text2, shot }) {
+export async function runScenario(driver, { server, prefix = '', storage = 'auto', threads, text1, text2, shot }) {
   const cache = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const url = `${server}${prefix}?storage=${storage}&cache=${cache}&text=${encodeURIComponent(text1)}`;
+  const url = `${server}${prefix}?storage=${storage}&cache=${cache}&text=${encodeURIComponent(text1)}${threads ? `&threads=${threads}` : ''}`;
   await fetch(`${server}__offline?on=0`);
   const t0 = Date.now();
   await driver.goto(url);
