@@ -171,6 +171,15 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     }
   });
 
+  it('strided row copy (KV-cache append)', async () => {
+    const rows = 3, width = 10, src = randArray(rows * 30), dst = randArray(rows * 50);
+    const db = k!.upload(dst, 'dst');
+    const res = await run((r) => r.copyRows(k!.upload(src, 'src'), 10, 30, db, 20, 50, rows, width), db, dst.length);
+    const want = Float32Array.from(dst);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) want[20 + r * 50 + j] = src[10 + r * 30 + j];
+    expect(Array.from(res)).toEqual(Array.from(want));
+  });
+
   it('log-softmax, argmax (first index on ties) and the beam top-k', async () => {
     const rows = 4, V = 300, beams = 2, kTop = 5;
     const x = randArray(rows * V, 5);

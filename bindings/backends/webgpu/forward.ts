@@ -199,7 +199,7 @@ export class GpuDecoderSession implements DecoderSession {
       let src = h;
       if (w.preNorm) { rec.norm(L.selfNorm, h, 0, R, x, 0); src = x; }
       rec.linear(L.qkv, src, 0, R, qkv, 0);
-      for (let r = 0; r < R; r++) rec.copy(qkv, (r * 3 + 1) * A * 4, cache, (r * rowCache + t * 2 * A) * 4, 2 * A * 4);
+      rec.copyRows(qkv, A, 3 * A, cache, t * 2 * A, rowCache, R, 2 * A); // K|V of row r → cache[r, t]
       rec.attention({
         q: qkv, kv: cache, out: ctx, mask: null, bias: this.bias, tq: 1, tk: t + 1, heads: w.decHeads, hd, groups: R, kvDiv: 1,
         qOff: 0, qStride: 0, qGroup: 3 * A, scale, kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: rowCache,

@@ -3,7 +3,7 @@
 // single command buffer: each dispatch gets its parameters at its own 256-byte slot of one uniform buffer,
 // written once before submit, so recording a pass costs no round trips. Dispatches in a compute pass are ordered
 // by WebGPU (each is its own synchronisation scope); buffer copies end the pass.
-import { ATTENTION, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE } from './shaders.js';
+import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE } from './shaders.js';
 import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
 
 /** A GPU buffer of f32 (or u32) elements. */
@@ -200,6 +200,11 @@ export class Recorder {
       this.dispatch('embed', EMBED, [n, d, outOff, idsOff, ['f', scale], accumulate ? 1 : 0, c.packed, c.colBase, c.cols],
         { 1: c.buf, 2: ids, 3: out }, grid(n * d));
     }
+  }
+
+  /** rows × width floats from src (row stride srcStride) to dst (row stride dstStride), inside the compute pass. */
+  copyRows(src: Buf, srcOff: number, srcStride: number, dst: Buf, dstOff: number, dstStride: number, rows: number, width: number): void {
+    this.dispatch('copy_rows', COPY_ROWS, [rows, width, srcOff, srcStride, dstOff, dstStride], { 1: src, 2: dst }, grid(rows * width));
   }
 
   attention(a: AttentionArgs): void {

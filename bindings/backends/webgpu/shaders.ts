@@ -199,6 +199,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 `;
 
+/** Strided row copy: dst[r·dstStride + dstOff + j] = src[r·srcStride + srcOff + j] for j < width. Appends each
+ *  row's new K|V to its KV-cache row in one dispatch (a buffer copy per row would end the compute pass each time). */
+export const COPY_ROWS = /* wgsl */ `
+struct P { rows: u32, width: u32, srcOff: u32, srcStride: u32, dstOff: u32, dstStride: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${FLAT_INDEX}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = flat(gid, nwg);
+  if (e >= p.rows * p.width) { return; }
+  let r = e / p.width;
+  let j = e % p.width;
+  dst[p.dstOff + r * p.dstStride + j] = src[p.srcOff + r * p.srcStride + j];
+}
+`;
+
 /** out[i, :] (+)= scale · E[ids[i], :] for ids in [colBase, colBase + cols): a plain [V, d] table, or rows of a
  *  packed (tied) lm_head chunk. Also adds position rows (scale 1, accumulate). */
 export const EMBED = /* wgsl */ `
