@@ -98,7 +98,12 @@ export class Seq2SeqModel {
   get threads(): number { return this.heap.threads; }
 
   /** Stops the model's worker threads now (they also stop when the model is garbage-collected); later calls throw. */
-  dispose(): void { releaseNow(this.heap); }
+  dispose(): void {
+    releaseNow(this.heap);
+    this.gpu?.destroy(); // the GPU copy of the weights too (its device), now rather than at garbage collection
+    this.gpu = null;
+    this.note = 'disposed';
+  }
 
   /** Bytes of wasm memory holding the weights and the largest working set so far. */
   get memoryBytes(): number { return this.heap.peak; }

@@ -166,6 +166,14 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     expect((await model.generate(ids, run)).sequences).toEqual((await wasm.generate(ids, run)).sequences);
   });
 
+  it('dispose() frees the GPU device too', async () => {
+    const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
+    const device = (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device;
+    model.dispose();
+    expect(model.backendNote).toBe('disposed');
+    expect((await device.lost).reason).toBe('destroyed');
+  });
+
   it('after the device is lost, calls run on wasm with a note', async () => {
     const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
     const wasm = await loadModel(fixtureDir(name));

@@ -5,6 +5,7 @@
 // by WebGPU (each is its own synchronisation scope); buffer copies end the pass.
 import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE } from './shaders.js';
 import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
+import { UnsupportedError } from '../../errors.js';
 
 /** A GPU buffer of f32 (or u32) elements. */
 export type Buf = GPUBuffer;
@@ -128,6 +129,11 @@ export class Recorder {
 
   /** One dispatch: uniform params (u32 unless tagged ['f', x] / ['i', x]) at binding 0, buffers at 1.. */
   dispatch(name: string, code: string, params: (number | ['f' | 'i', number])[], buffers: Record<number, Buf>, groups: [number, number?, number?]): void {
+    const most = this.k.device.limits.maxComputeWorkgroupsPerDimension;
+    if (groups.some((g) => (g ?? 1) > most)) {
+      // (e.g. a norm over more rows than that): the model answers this call on wasm
+      throw new UnsupportedError(`${name} needs ${groups.join('×')} workgroups, over this adapter's maxComputeWorkgroupsPerDimension ${most}`);
+    }
     const pipeline = this.k.pipeline(name, code);
     const uniform = this.nextSlot(params);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: uniform }];

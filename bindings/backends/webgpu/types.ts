@@ -20,4 +20,6 @@ export interface GpuBackendHandle {
   encode(ids: Int32Array, mask: Uint8Array, B: number, S: number): Promise<Float32Array>;
   /** Runs the encoder and returns a decoder session over B × beams rows; dispose() frees its GPU buffers. */
   session(ids: Int32Array, mask: Uint8Array, B: number, S: number, beams: number, maxLen: number): DecoderSession & { dispose(): void };
+  /** Frees the device and everything on it. */
+  destroy(): void;
 }
