@@ -44,6 +44,9 @@ export interface LoadModelOptions extends LoadOptions, ThreadOptions {
   backend?: BackendChoice;
   /** The WebGPU entry point; default `navigator.gpu`, else Node's npm `webgpu` package (Dawn). null = none. */
   gpu?: GpuLike | null;
+  /** WebGPU only: 'f16' stores the linear layers as f16 on the GPU (half the weight bytes per decode step) where
+   *  the adapter has `shader-f16`, else f32 (backendNote says which); products, sums and norms stay f32. */
+  gpuWeights?: 'f32' | 'f16';
 }
 
 /** A batch of token ids: rows may differ in length (they are right-padded with pad and masked). */

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { acquireGpu, platformGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
 import { UnsupportedError } from '../../bindings/errors.js';
+import { f16Bits } from '../../bindings/backends/webgpu/weights.js';
 import { loadModel, type Seq2SeqModel } from '../../bindings/model/model.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 
@@ -55,6 +56,17 @@ describe('backend option', () => {
     const p = loadModel(dir, { backend: 'webgpu', gpu: { requestAdapter: async () => null } });
     await expect(p).rejects.toThrow(UnsupportedError);
     await expect(loadModel(dir, { backend: 'webgpu', gpu: { requestAdapter: async () => null } })).rejects.toThrow(/no adapter/);
+  });
+  it.skipIf(!got.ok)("gpuWeights 'f16' without shader-f16 (SwiftShader) keeps f32 weights and says so; a bad value is an InputError", async () => {
+    const m = await loadModel(dir, { backend: 'webgpu', gpuWeights: 'f16' });
+    expect(m.backend).toBe('webgpu');
+    expect(m.backendNote).toMatch(m.backendNote.includes('linear layers as f16') ? /f16/ : /no shader-f16: f32/);
+    await expect(loadModel(dir, { backend: 'webgpu', gpuWeights: 'f8' as never })).rejects.toThrow(/gpuWeights must be/);
+  });
+  it('f16 conversion of weights rounds to nearest even', () => {
+    const cases: [number, number][] = [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [2 ** -24, 0x0001], [2 ** -25, 0], [3 * 2 ** -26, 0x0001],
+      [1 / 3, 0x3555], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2 ** -14, 0x0400], [0, 0], [-0, 0x8000]];
+    for (const [x, bits] of cases) expect(f16Bits(x), String(x)).toBe(bits);
   });
   it('a bad backend name is an InputError', async () => {
     await expect(loadModel(dir, { backend: 'cuda' as never })).rejects.toThrow(/backend must be/);

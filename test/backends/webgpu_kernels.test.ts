@@ -52,7 +52,7 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
       const w = randArray(N * K), b = randArray(N), x = randArray(xOff + rows * ldx), y0 = randArray(yOff + rows * ldy);
       // chunk 0: columns 0..15 (2 panels), chunk 1: 16..28
       const full = pack(w, b, N, K), panel = (K + 1) * 8;
-      const L: GpuLinear = { inF: K, outF: N, chunks: [
+      const L: GpuLinear = { inF: K, outF: N, weights: 'f32', chunks: [
         { buf: k!.upload(full.subarray(0, 2 * panel), 'w0'), colBase: 0, cols: 16 },
         { buf: k!.upload(full.subarray(2 * panel), 'w1'), colBase: 16, cols: 13 },
       ] };
@@ -161,7 +161,7 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     for (const kind of ['table', 'packed'] as const) {
       const src = kind === 'table'
         ? { kind, buf: k!.upload(table, 't'), rows: V }
-        : { kind, linear: { inF: d, outF: V, chunks: [{ buf: k!.upload(packed.subarray(0, 2 * (d + 1) * 8), 'p0'), colBase: 0, cols: 16 }, { buf: k!.upload(packed.subarray(2 * (d + 1) * 8), 'p1'), colBase: 16, cols: 3 }] } };
+        : { kind, linear: { inF: d, outF: V, weights: 'f32' as const, chunks: [{ buf: k!.upload(packed.subarray(0, 2 * (d + 1) * 8), 'p0'), colBase: 0, cols: 16 }, { buf: k!.upload(packed.subarray(2 * (d + 1) * 8), 'p1'), colBase: 16, cols: 3 }] } };
       const res = await run((r) => {
         r.embed(src, k!.upload(ids, 'ids'), 0, n, d, 2, out, 0, false);
         r.embed({ kind: 'table', buf: k!.upload(pos, 'pos'), rows: n }, k!.upload(Uint32Array.from([0, 1, 2, 3, 4]), 'pid'), 0, n, d, 1, out, 0, true);

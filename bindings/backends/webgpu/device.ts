@@ -13,6 +13,8 @@ export interface GpuDevice {
   description: string;
   /** Largest storage binding we may use: big weights are split into chunks no larger than this. */
   maxBinding: number;
+  /** The device was created with 'shader-f16' (asked for, and the adapter has it). */
+  f16: boolean;
 }
 
 export type GpuAcquisition = { ok: true; gpu: GpuDevice } | { ok: false; reason: string };
@@ -52,7 +54,7 @@ export async function platformGpu(): Promise<{ gpu: GpuLike | null; reason: stri
  * A device with the adapter's own limits for storage bindings and buffer size (the defaults, 128 MiB, would
  * refuse a Marian-size vocabulary projection in one buffer). `gpu` overrides the platform's entry point.
  */
-export async function acquireGpu(gpu?: GpuLike | null): Promise<GpuAcquisition> {
+export async function acquireGpu(gpu?: GpuLike | null, options: { f16?: boolean } = {}): Promise<GpuAcquisition> {
   let entry = gpu;
   if (entry === undefined) {
     const p = await platformGpu();
@@ -70,8 +72,10 @@ export async function acquireGpu(gpu?: GpuLike | null): Promise<GpuAcquisition> 
     return { ok: false, reason: 'WebGPU is present but requestAdapter() returned no adapter (no GPU or driver; on Linux servers a Vulkan ICD such as SwiftShader or lavapipe and libvulkan1)' };
   }
   const lim = adapter.limits;
+  const f16 = !!options.f16 && !!adapter.features?.has('shader-f16');
   try {
     const device = await adapter.requestDevice({
+      requiredFeatures: f16 ? ['shader-f16'] : [],
       requiredLimits: {
         maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
         maxBufferSize: lim.maxBufferSize,
@@ -82,7 +86,7 @@ export async function acquireGpu(gpu?: GpuLike | null): Promise<GpuAcquisition> 
     const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
     // what the adapter reports bounds it too (the device may round a small request up to the default)
     const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, lim.maxStorageBufferBindingSize, lim.maxBufferSize);
-    return { ok: true, gpu: { device, adapter, description, maxBinding } };
+    return { ok: true, gpu: { device, adapter, description, maxBinding, f16 } };
   } catch (e) {
     return { ok: false, reason: `requestDevice() failed: ${(e as Error).message}` };
   }

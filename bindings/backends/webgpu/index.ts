@@ -9,6 +9,7 @@ import type { GpuDevice } from './device.js';
 import { encodeToCpu, GpuDecoderSession, type GpuModelParts } from './forward.js';
 import { GpuKernels } from './kernels.js';
 import type { GpuBackendHandle } from './types.js';
+import type { WeightType } from './shaders.js';
 import { uploadWeights } from './weights.js';
 
 export { acquireGpu, platformGpu, type GpuAcquisition, type GpuDevice, type GpuLike } from './device.js';
@@ -22,13 +23,17 @@ export class WebGpuBackend implements GpuBackendHandle {
   private readonly parts: GpuModelParts;
   private gpuError: string | null = null;
 
-  constructor(readonly gpu: GpuDevice, heap: Heap, w: EncDecWeights, activation: Activation) {
+  /** How the linear layers are stored on the GPU (f16 only with the adapter's shader-f16). */
+  readonly weights: WeightType;
+
+  constructor(readonly gpu: GpuDevice, heap: Heap, w: EncDecWeights, activation: Activation, weights: WeightType = 'f32') {
     const k = new GpuKernels(gpu.device);
     gpu.device.lost.then((info) => { this.lost = `WebGPU device lost (${info.reason}): ${info.message || 'no message'}`; });
     gpu.device.addEventListener('uncapturederror', (e) => {
       this.gpuError ??= (e as GPUUncapturedErrorEvent).error.message;
     });
-    const g = uploadWeights(k, heap, w, activation, gpu.maxBinding);
+    this.weights = weights === 'f16' && gpu.f16 ? 'f16' : 'f32';
+    const g = uploadWeights(k, heap, w, activation, gpu.maxBinding, this.weights);
     this.weightBytes = g.bytes;
     this.parts = { k, heap, w, g };
   }

@@ -3,7 +3,7 @@
 // single command buffer: each dispatch gets its parameters at its own 256-byte slot of one uniform buffer,
 // written once before submit, so recording a pass costs no round trips. Dispatches in a compute pass are ordered
 // by WebGPU (each is its own synchronisation scope); buffer copies end the pass.
-import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE } from './shaders.js';
+import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE, type WeightType } from './shaders.js';
 import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
 import { UnsupportedError } from '../../errors.js';
 
@@ -13,7 +13,7 @@ export type Buf = GPUBuffer;
 /** One chunk of a linear layer's packed panels: output columns [colBase, colBase + cols). */
 export interface LinearChunk { buf: Buf; colBase: number; cols: number }
 /** A linear layer on the GPU: y[rows, outF] (+)= x[rows, inF]·Wᵀ + b, weights in wasm's panel layout. */
-export interface GpuLinear { inF: number; outF: number; chunks: LinearChunk[] }
+export interface GpuLinear { inF: number; outF: number; chunks: LinearChunk[]; weights: WeightType }
 /** gamma | beta (beta zeros for RMS norm), dim, eps. */
 export interface GpuNorm { gb: Buf; dim: number; eps: number; rms: boolean }
 
@@ -172,10 +172,11 @@ export class Recorder {
   linear(L: GpuLinear, x: Buf, xOff: number, rows: number, y: Buf, yOff: number, accumulate = false, ldx = L.inF, ldy = L.outF): void {
     for (const c of L.chunks) {
       const params = [rows, L.inF, c.cols, ldx, ldy, xOff, yOff, accumulate ? 1 : 0, c.colBase];
+      const wt = L.weights;
       if (rows <= GEMV_ROWS) {
-        this.dispatch('gemv', GEMV, params, { 1: x, 2: c.buf, 3: y }, grid(c.cols));
+        this.dispatch(`gemv_${wt}`, GEMV(wt), params, { 1: x, 2: c.buf, 3: y }, grid(c.cols));
       } else {
-        this.dispatch('gemm', GEMM_TILED, params, { 1: x, 2: c.buf, 3: y }, [Math.ceil(c.cols / TILE), Math.ceil(rows / TILE)]);
+        this.dispatch(`gemm_${wt}`, GEMM_TILED(wt), params, { 1: x, 2: c.buf, 3: y }, [Math.ceil(c.cols / TILE), Math.ceil(rows / TILE)]);
       }
     }
   }
@@ -202,8 +203,9 @@ export class Recorder {
     const parts = table.kind === 'table'
       ? [{ buf: table.buf, colBase: 0, cols: table.rows, packed: 0 }]
       : table.linear.chunks.map((c) => ({ ...c, packed: 1 }));
+    const wt: WeightType = table.kind === 'packed' ? table.linear.weights : 'f32';
     for (const c of parts) {
-      this.dispatch('embed', EMBED, [n, d, outOff, idsOff, ['f', scale], accumulate ? 1 : 0, c.packed, c.colBase, c.cols],
+      this.dispatch(`embed_${wt}`, EMBED(wt), [n, d, outOff, idsOff, ['f', scale], accumulate ? 1 : 0, c.packed, c.colBase, c.cols],
         { 1: c.buf, 2: ids, 3: out }, grid(n * d));
     }
   }

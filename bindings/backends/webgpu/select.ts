@@ -10,7 +10,7 @@ import { acquireGpu } from './device.js';
 import { WebGpuBackend } from './index.js';
 import type { BackendChoice, GpuLike } from './types.js';
 
-export async function chooseBackend(options: { backend?: BackendChoice; gpu?: GpuLike | null }, heap: Heap, weights: EncDecWeights,
+export async function chooseBackend(options: { backend?: BackendChoice; gpu?: GpuLike | null; gpuWeights?: 'f32' | 'f16' }, heap: Heap, weights: EncDecWeights,
   cfg: ModelConfig, format: WeightFormat): Promise<{ gpu: WebGpuBackend | null; note: string }> {
   const choice = options.backend ?? 'wasm';
   if (choice !== 'wasm' && choice !== 'webgpu' && choice !== 'auto') throw new InputError(`backend must be 'wasm', 'webgpu' or 'auto', got ${JSON.stringify(choice)}`);
@@ -19,13 +19,16 @@ export async function chooseBackend(options: { backend?: BackendChoice; gpu?: Gp
     if (choice === 'webgpu') throw new UnsupportedError(`backend 'webgpu' is not available: ${why}`);
     return { gpu: null, note: `wasm SIMD: WebGPU not used (${why})` };
   };
+  const gpuWeights = options.gpuWeights ?? 'f32';
+  if (gpuWeights !== 'f32' && gpuWeights !== 'f16') throw new InputError(`gpuWeights must be 'f32' or 'f16', got ${JSON.stringify(gpuWeights)}`);
   if (format !== 'f32') return refuse("int8 weights have no WebGPU kernels yet; load with quantize: 'none'");
-  const got = await acquireGpu(options.gpu);
+  const got = await acquireGpu(options.gpu, { f16: gpuWeights === 'f16' });
   if (!got.ok) return refuse(got.reason);
   const activation: Activation = cfg.model_type === 't5' ? cfg.feed_forward_proj.activation : cfg.activation_function;
   try {
-    const gpu = new WebGpuBackend(got.gpu, heap, weights, activation);
-    return { gpu, note: `WebGPU on ${gpu.description} (${(gpu.weightBytes / 2 ** 20).toFixed(1)} MiB of weights uploaded)` };
+    const gpu = new WebGpuBackend(got.gpu, heap, weights, activation, gpuWeights);
+    const f16 = gpuWeights !== 'f16' ? '' : gpu.weights === 'f16' ? ', linear layers as f16' : '; f16 weights asked for, but the adapter has no shader-f16: f32';
+    return { gpu, note: `WebGPU on ${gpu.description} (${(gpu.weightBytes / 2 ** 20).toFixed(1)} MiB of weights uploaded${f16})` };
   } catch (e) {
     got.gpu.device.destroy();
     if (choice === 'webgpu' && e instanceof Seq2SeqError) throw e;

@@ -19,6 +19,10 @@ export const MAX_ATTENTION_KEYS = 1024;
 export const TILE = 32;
 const KT = 8;
 
+/** How linear weights are stored on the GPU: f32, or f16 (`shader-f16`; products and sums stay f32). */
+export type WeightType = 'f32' | 'f16';
+const enableF16 = (wt: WeightType) => (wt === 'f16' ? 'enable f16;' : '');
+
 // The lowest finite f32: masked attention scores, empty top-k slots (a literal would be rounded out of f32 range).
 export const LOWEST_DEF = 'const LOWEST: f32 = -0x1.fffffep+127f;';
 
@@ -30,12 +34,13 @@ fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 
 /** y[m, colBase..colBase+n) (+)= x[m, k] · Wᵀ + b. A workgroup computes a TILE×TILE output tile with 8×8 threads,
  *  each a 4×4 block in registers; per step of KT along k the workgroup stages TILE×KT of x and KT×TILE of W in
  *  shared memory (16 multiply-adds per shared load, 2 barriers per KT). */
-export const GEMM_TILED = /* wgsl */ `
+export const GEMM_TILED = (wt: WeightType) => /* wgsl */ `${enableF16(wt)}
 struct P { m: u32, k: u32, n: u32, ldx: u32, ldy: u32, xOff: u32, yOff: u32, accumulate: u32, colBase: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<${wt}>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+fn wr(i: u32) -> f32 { return f32(w[i]); }
 var<workgroup> xs: array<array<f32, ${KT}>, ${TILE}>; // [row][kk]
 var<workgroup> ws: array<array<f32, ${TILE}>, ${KT}>; // [kk][col]
 
@@ -55,7 +60,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       let c = e % ${TILE}u;
       let kw = e / ${TILE}u;
       let col = col0 + c;
-      ws[kw][c] = select(0.0, w[(col / 8u) * (p.k + 1u) * 8u + 8u + (k0 + kw) * 8u + (col % 8u)], col < p.n && k0 + kw < p.k);
+      ws[kw][c] = select(0.0, wr((col / 8u) * (p.k + 1u) * 8u + 8u + (k0 + kw) * 8u + (col % 8u)), col < p.n && k0 + kw < p.k);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${KT}u; kk++) {
@@ -75,7 +80,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       let o = p.yOff + row * p.ldy + p.colBase + col;
       var prev = 0.0;
       if (p.accumulate != 0u) { prev = y[o]; }
-      y[o] = prev + (acc[i][j] + w[(col / 8u) * (p.k + 1u) * 8u + (col % 8u)]);
+      y[o] = prev + (acc[i][j] + wr((col / 8u) * (p.k + 1u) * 8u + (col % 8u)));
     }
   }
 }
@@ -85,12 +90,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
  *  per step whatever the number of rows; no barriers. Threads of a panel read 8 consecutive floats per k
  *  (coalesced), and x values are the same address across threads (broadcast). */
 export const GEMV_ROWS = 8;
-export const GEMV = /* wgsl */ `
+export const GEMV = (wt: WeightType) => /* wgsl */ `${enableF16(wt)}
 struct P { m: u32, k: u32, n: u32, ldx: u32, ldy: u32, xOff: u32, yOff: u32, accumulate: u32, colBase: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<${wt}>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+fn wr(i: u32) -> f32 { return f32(w[i]); }
 ${FLAT_INDEX}
 
 @compute @workgroup_size(64)
@@ -102,10 +108,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc: array<f32, ${8}>;
   for (var r = 0u; r < ${8}u; r++) { acc[r] = 0.0; }
   for (var kk = 0u; kk < p.k; kk++) {
-    let wv = w[panel + 8u + kk * 8u + c];
+    let wv = wr(panel + 8u + kk * 8u + c);
     for (var r = 0u; r < p.m; r++) { acc[r] += x[p.xOff + r * p.ldx + kk] * wv; }
   }
-  let b = w[panel + c];
+  let b = wr(panel + c);
   for (var r = 0u; r < p.m; r++) {
     let o = p.yOff + r * p.ldy + p.colBase + col;
     var prev = 0.0;
@@ -220,10 +226,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /** out[i, :] (+)= scale · E[ids[i], :] for ids in [colBase, colBase + cols): a plain [V, d] table, or rows of a
  *  packed (tied) lm_head chunk. Also adds position rows (scale 1, accumulate). */
-export const EMBED = /* wgsl */ `
+export const EMBED = (wt: WeightType) => /* wgsl */ `${enableF16(wt)}
 struct P { n: u32, d: u32, outOff: u32, idsOff: u32, scale: f32, accumulate: u32, packed: u32, colBase: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> table: array<f32>;
+@group(0) @binding(1) var<storage, read> table: array<${wt}>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${FLAT_INDEX}
@@ -238,8 +244,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (id < p.colBase || id >= p.colBase + p.cols) { return; }
   let c = id - p.colBase;
   var v = 0.0;
-  if (p.packed != 0u) { v = table[(c / 8u) * (p.d + 1u) * 8u + 8u + j * 8u + (c % 8u)]; }
-  else { v = table[c * p.d + j]; }
+  if (p.packed != 0u) { v = f32(table[(c / 8u) * (p.d + 1u) * 8u + 8u + j * 8u + (c % 8u)]); }
+  else { v = f32(table[c * p.d + j]); }
   let o = p.outOff + i * p.d + j;
   var prev = 0.0;
   if (p.accumulate != 0u) { prev = out[o]; }

@@ -8,6 +8,39 @@ import { UnsupportedError } from '../../errors.js';
 import type { Embedding, EncDecWeights, Positions } from '../../model/encdec.js';
 import { FeedForward, GatedFeedForward, type FFN, type Linear, type Norm } from '../../model/layers.js';
 import type { Buf, GpuKernels, GpuLinear, GpuNorm } from './kernels.js';
+import type { WeightType } from './shaders.js';
+
+const F16_MAX = 65504;
+const f32Scratch = new Float32Array(1);
+const bitsScratch = new Uint32Array(f32Scratch.buffer);
+
+/** IEEE binary16 bits of x, rounded to nearest even (subnormals kept; |x| > 65504 is not passed here). */
+export function f16Bits(x: number): number {
+  f32Scratch[0] = x;
+  const b = bitsScratch[0], sign = (b >>> 16) & 0x8000, exp = (b >>> 23) & 0xff;
+  let m = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) { // subnormal half: h · 2^-24
+    if (e < -10) return sign;
+    m |= 0x800000;
+    const shift = 14 - e, half = 1 << (shift - 1), rest = m & ((1 << shift) - 1);
+    let h = m >>> shift;
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (m >>> 13);
+  const rest = m & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // a carry into the exponent is the right rounding
+  return sign | h;
+}
+
+function toF16(a: Float32Array): Uint32Array {
+  const h = new Uint16Array(a.length);
+  for (let i = 0; i < a.length; i++) h[i] = f16Bits(a[i]);
+  return new Uint32Array(h.buffer);
+}
 
 export type GpuEmbedding = { kind: 'table'; buf: Buf; rows: number } | { kind: 'packed'; linear: GpuLinear };
 export interface GpuFFN { gated: boolean; up: GpuLinear; gate: GpuLinear | null; down: GpuLinear; act: Activation; hidden: number }
@@ -27,8 +60,9 @@ export interface GpuWeights {
 }
 
 /** Uploads `w` (f32 weights only). `activation` is the FFN activation of the config (the wasm FFN holds it as a
- *  closure). Throws UnsupportedError for int8 weights, which have no WGSL kernels yet. */
-export function uploadWeights(k: GpuKernels, heap: Heap, w: EncDecWeights, activation: Activation, maxBinding: number): GpuWeights {
+ *  closure). `weights` 'f16' stores linear layers (and a tied head's embedding rows) as f16, halving their bytes; a
+ *  layer with a weight beyond f16's range stays f32. Throws UnsupportedError for int8 weights (no WGSL kernels). */
+export function uploadWeights(k: GpuKernels, heap: Heap, w: EncDecWeights, activation: Activation, maxBinding: number, weights: WeightType = 'f32'): GpuWeights {
   let bytes = 0;
   const linears = new Map<Linear, GpuLinear>(); // a tied lm_head is also the embedding: upload it once
   const put = (ptr: number, floats: number, label: string): Buf => {
@@ -42,15 +76,22 @@ export function uploadWeights(k: GpuKernels, heap: Heap, w: EncDecWeights, activ
     if (L.format !== 'f32') throw new UnsupportedError(`the WebGPU backend has no kernels for ${L.format} weights (${label}); load with quantize: 'none' or use backend 'wasm'`);
     const panelFloats = (L.inF + 1) * 8;
     const panels = Math.ceil(L.outF / 8);
+    const all = heap.f32().subarray(L.packed >>> 2, (L.packed >>> 2) + panels * panelFloats);
+    const wt: WeightType = weights === 'f16' && all.every((v) => Math.abs(v) <= F16_MAX) ? 'f16' : 'f32';
+    const elemBytes = wt === 'f16' ? 2 : 4;
     // split into chunks of whole panels no larger than one storage binding
-    const perChunk = Math.floor(maxBinding / (panelFloats * 4));
-    if (perChunk < 1) throw new UnsupportedError(`${label}: one 8-column panel (${panelFloats * 4} bytes) exceeds this adapter's maxStorageBufferBindingSize ${maxBinding}`);
+    const perChunk = Math.floor(maxBinding / (panelFloats * elemBytes));
+    if (perChunk < 1) throw new UnsupportedError(`${label}: one 8-column panel (${panelFloats * elemBytes} bytes) exceeds this adapter's maxStorageBufferBindingSize ${maxBinding}`);
     const chunks = [];
     for (let p0 = 0; p0 < panels; p0 += perChunk) {
       const n = Math.min(perChunk, panels - p0);
-      chunks.push({ buf: put(L.packed + p0 * panelFloats * 4, n * panelFloats, `${label}[${p0}]`), colBase: p0 * 8, cols: Math.min(n * 8, L.outF - p0 * 8) });
+      const part = all.subarray(p0 * panelFloats, (p0 + n) * panelFloats);
+      bytes += part.length * elemBytes;
+      // panel floats are a multiple of 8, so an f16 chunk is still a whole number of 4-byte words
+      const buf = k.upload(wt === 'f16' ? toF16(part) : part, `${label}[${p0}]`);
+      chunks.push({ buf, colBase: p0 * 8, cols: Math.min(n * 8, L.outF - p0 * 8) });
     }
-    const g = { inF: L.inF, outF: L.outF, chunks };
+    const g: GpuLinear = { inF: L.inF, outF: L.outF, chunks, weights: wt };
     linears.set(L, g);
     return g;
   };
