@@ -1,6 +1,6 @@
 // WGSL of the search fast paths: log-softmax, greedy argmax and the beam top-k over the vocabulary run where the
 // logits are, so a decode step reads back ids (and B × k scores), not [rows, V] logits.
-import { FLAT_INDEX, LOWEST_DEF, ROW_THREADS } from './shaders.js';
+import { LOWEST_DEF, ROW_THREADS } from './shaders.js';
 
 /** Largest k of the on-GPU beam top-k (candidates kept per thread, then merged). */
 export const MAX_TOPK = 32;
@@ -83,10 +83,9 @@ ${LOWEST_DEF}
 @group(0) @binding(2) var<storage, read> beamScore: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partScore: array<f32>; // [B, threads, k]
 @group(0) @binding(4) var<storage, read_write> partIndex: array<u32>;
-${FLAT_INDEX}
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let t = gid.x;
   let b = wg.z;
   if (t >= p.threads) { return; }
