@@ -158,7 +158,7 @@ cmp('greedy: tokens/s (end to end)', o.greedy.tokensPerSec, t.greedy.tokensPerSe
 cmp('4-beam: ms/step', o.beam.loopMsPerStep, t.beam.loopMsPerStep, true, 2, n.beam);
 cmp('  in decoder step()/run() (ms/step)', o.beam.stepMsPerStep, t.beam.stepMsPerStep, true, 2);
 cmp('4-beam: tokens/s (end to end)', o.beam.tokensPerSec, t.beam.tokensPerSec, false, 1);
-sep(`kernels: GFLOP/s, 1 thread (ours: linear_f32 called directly; ORT: session.run of one MatMul, run floor ${f(gemm.ortRunOverheadMs.median, 3)} ms)`);
+sep(`kernels: GFLOP/s (ours: linear_f32 called directly, 1 thread; ORT: session.run of one MatMul, numThreads ${threads}, run floor ${f(gemm.ortRunOverheadMs.median, 3)} ms)`);
 for (const r of gemm.rows) {
   cmp(`${r.m}x${r.k}x${r.n} (${r.kernel} vs MatMul)`, r.ours.gflops, r.ort.gflops, false, 1, r.noise);
 }
