@@ -10,15 +10,16 @@ import { MAX_CHUNKS, type Chunk } from '../threads/pool.js';
 export type WeightFormat = 'f32' | 'int8';
 
 /**
- * Below this many multiply-adds a GEMM/GEMV runs on one thread: handing work to a worker costs a few µs
- * (a wake-up through Atomics), about what 100k multiply-adds take on one core.
+ * Below this much work a GEMM/GEMV runs on one thread: a parallel step costs tens of µs in hand-offs and
+ * per-chunk calls, so it pays from ~60 µs of work. Work is counted in f32 single-row multiply-adds (~8 per ns
+ * here); int8 weights (4x) and several rows at once (2x: each weight load serves them all) count for less.
  */
-export let PARALLEL_MIN_MACS = 1 << 17;
+export let PARALLEL_MIN_MACS = 500_000;
 /** Fewest 8-column panels per chunk of a parallel GEMM/GEMV: long runs of weights keep the micro-kernels streaming. */
 export let PANELS_PER_CHUNK = 8;
 /** Tests: every layer through the thread pool in the smallest chunks ({ minMacs: 0, panelsPerChunk: 1 }), or the defaults. */
 export function setParallelTuning(t: { minMacs?: number; panelsPerChunk?: number } = {}): void {
-  PARALLEL_MIN_MACS = t.minMacs ?? 1 << 17;
+  PARALLEL_MIN_MACS = t.minMacs ?? 500_000;
   PANELS_PER_CHUNK = t.panelsPerChunk ?? 8;
 }
 
@@ -61,14 +62,17 @@ export class Linear {
   /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
   run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
     const acc = accumulate ? 1 : 0, pool = this.heap.pool, panels = Math.ceil(this.outF / 8);
-    if (!pool || rows * this.inF * this.outF < PARALLEL_MIN_MACS || panels < 2) {
+    const work = (rows * this.inF * this.outF) / ((this.format === 'int8' ? 4 : 1) * (rows > 1 ? 2 : 1));
+    if (!pool || work < PARALLEL_MIN_MACS || panels < 2) {
       if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc, this.scratch);
       else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
       return;
     }
-    // Output columns in chunks of whole panels, claimed by whichever thread is free: ~4 per thread for balance,
-    // at least 8 panels each so the micro-kernels still stream long runs of weights.
-    const C = Math.max(1, Math.min(Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS)), chunks: Chunk[] = [];
+    // Output columns in chunks of whole panels, claimed by whichever thread is free.
+    // chunks of at least half the threshold's work, at least PANELS_PER_CHUNK panels, at most 4 per thread
+    const byWork = PARALLEL_MIN_MACS > 0 ? Math.floor((2 * work) / PARALLEL_MIN_MACS) : Infinity;
+    const C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
+    const chunks: Chunk[] = [];
     for (let i = 0; i < C; i++) {
       const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
       const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes;
