@@ -15,6 +15,19 @@
 export const ROW_THREADS = 64;
 /** Longest key sequence the attention kernel holds in workgroup memory (4 KB of scores). */
 export const MAX_ATTENTION_KEYS = 1024;
+
+/** A workgroup tree sum over `red` (array<f32, ROW_THREADS>), shared by the row kernels (norms, attention). */
+const wgslReduceSum = (name: string) => /* wgsl */ `fn ${name}(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = ${ROW_THREADS / 2}u; s > 0u; s >>= 1u) {
+    if (t < s) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
 /** Edge of the GEMM's square output tile (8×8 threads of 4×4 outputs each), and its step along k. */
 export const TILE = 32;
 const KT = 8;
@@ -134,17 +147,7 @@ ${inPlace ? '' : '@group(0) @binding(3) var<storage, read> x: array<f32>;'}
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 var<workgroup> red: array<f32, ${ROW_THREADS}>;
 
-fn reduce(t: u32, v: f32) -> f32 {
-  red[t] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_THREADS / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { red[t] += red[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${wgslReduceSum('reduce')}
 
 @compute @workgroup_size(${ROW_THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -288,17 +291,7 @@ fn reduceMax(t: u32, v: f32) -> f32 {
   workgroupBarrier();
   return r;
 }
-fn reduceSum(t: u32, v: f32) -> f32 {
-  red[t] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_THREADS / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { red[t] += red[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${wgslReduceSum('reduceSum')}
 
 @compute @workgroup_size(${ROW_THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
