@@ -149,9 +149,10 @@ export class Seq2SeqModel {
       const { ids, text, options: o } = this.prepare(input, options);
       const opts = this.withDefaults(o);
       const batch = this.batch(ids, o.attentionMask);
-      const { factory, dispose } = this.factoryFor(batch, resolveGenerateConfig(opts).maxLength);
+      const maxLength = resolveGenerateConfig(opts).maxLength;
+      const { factory, dispose } = this.factoryFor(batch, maxLength);
       cleanup = dispose;
-      const events = generateStream(factory, batch.B, opts);
+      const events = this.streamOnWasmAfterGpuFailure(generateStream(factory, batch.B, opts), batch, maxLength, opts);
       if (!text) return yield* events;
       // Decode each row's tokens so far and yield what was added: pieces that join into the final text.
       const tok = this.tokenizer!;
@@ -176,6 +177,36 @@ export class Seq2SeqModel {
       cleanup(); // GPU sessions' buffers
       this.heap.release(mark);
       release();
+    }
+  }
+
+  /**
+   * Passes `events` through; if the GPU fails mid-stream, the search restarts on wasm (same tokens: the backends
+   * agree to 1e-5 in the logits), the events already given are checked against the replay rather than repeated,
+   * and the stream goes on from where it was. A replay that disagrees is an error, never silently other text.
+   */
+  private async *streamOnWasmAfterGpuFailure(events: AsyncGenerator<GenerationEvent, GenerateOutput, undefined>,
+    batch: Batch, maxLength: number, opts: GenerateOptions): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+    const given: string[] = [];
+    try {
+      for (;;) {
+        const r = await events.next();
+        if (r.done) return r.value;
+        given.push(JSON.stringify(r.value));
+        yield r.value;
+      }
+    } catch (e) {
+      if (!this.gpuFailed(e)) throw e;
+    }
+    const replay = generateStream(this.sessionFactory(batch, maxLength), batch.B, opts);
+    for (let i = 0; ; i++) {
+      const r = await replay.next();
+      if (r.done) return r.value;
+      if (i >= given.length) { yield r.value; continue; }
+      if (JSON.stringify(r.value) !== given[i]) {
+        throw new UnsupportedError(`the GPU failed mid-stream and the wasm replay chose other tokens at event ${i}: ` +
+          'the stream cannot continue consistently; call stream() again (it now runs on wasm)');
+      }
     }
   }
 

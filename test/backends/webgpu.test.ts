@@ -198,4 +198,23 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     expect(model.backendNote).toMatch(/device lost.*running on wasm/);
     expect(await model.generate(ids, run)).toEqual(want);
   });
+
+  it('a device lost mid-stream: the stream goes on on wasm, the same events, each once', async () => {
+    const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
+    const wasm = await loadModel(fixtureDir(name));
+    const o = { maxNewTokens: 8, minNewTokens: 8 };
+    const want = [];
+    for await (const ev of wasm.stream(ids, o)) want.push(ev);
+    const got = [];
+    for await (const ev of model.stream(ids, o)) {
+      got.push(ev);
+      if (got.length === 3) {
+        (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device.destroy();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    expect(got).toEqual(want);
+    expect(model.backend).toBe('wasm');
+    expect(model.backendNote).toMatch(/running on wasm/);
+  });
 });
