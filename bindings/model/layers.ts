@@ -73,12 +73,18 @@ export class Linear {
     const byWork = PARALLEL_MIN_MACS > 0 ? Math.floor((2 * work) / PARALLEL_MIN_MACS) : Infinity;
     const C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
     const chunks: Chunk[] = [];
+    // int8 decode rows (M <= 4): quantise the activations once here, as linear_i8 would (xq, xs at the start of
+    // thread 0's scratch), instead of once per chunk; each thread's partial sums stay in its own scratch.
+    const dot = this.format === 'int8' && rows <= 4, k = this.heap.k, inF = this.inF;
+    const xq = this.scratch, xs = xq + 4 * ((inF + 1) & ~1) * 2, partial = xs + 16;
+    if (dot) k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
     for (let i = 0; i < C; i++) {
       const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
-      const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes;
-      chunks.push(this.format === 'int8'
-        ? { call: ['linear_i8', x, ldx, w, y + c0 * 4, ldy, rows, this.inF, n, acc, this.scratch], scratchArg: 9, scratchStride: this.scratchBytes }
-        : { call: ['linear_f32', x, ldx, w, y + c0 * 4, ldy, rows, this.inF, n, acc] });
+      const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
+      if (this.format === 'f32') chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
+      else if (!dot) chunks.push({ call: ['linear_i8', x, ldx, w, yc, ldy, rows, inF, n, acc, this.scratch], scratchArg: 9, scratchStride: this.scratchBytes });
+      else if (rows === 1) chunks.push({ call: ['gemv_i8_dot_1x8', xq, xs, w, yc, inF, n, acc] });
+      else chunks.push({ call: ['gemm_i8_dot_4x8', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
     }
     pool.run(chunks);
   }
