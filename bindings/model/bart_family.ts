@@ -4,7 +4,7 @@ import type { Heap } from '../arena.js';
 import type { BartFamilyConfig } from '../config.js';
 import { expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { activationKernel, FeedForward, Linear, Norm, type WeightFormat } from './layers.js';
+import { activationKernel, FeedForward, Linear, Norm, putFloats, type WeightFormat } from './layers.js';
 import type { DecoderLayer, EncDecWeights, EncoderLayer, Embedding, Positions } from './encdec.js';
 
 export interface FamilyOptions {
@@ -68,13 +68,14 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
   const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label: `${cfg.model_type} weights` }) as CheckedWeights<string>;
   const d = cfg.d_model;
   const f32 = (name: string) => w.f32(name);
+  const big = (name: string) => w.reader(name); // matrices go from the file straight into wasm memory
   const lin = (prefix: string, names: string[]) =>
-    Linear.pack(heap, d, names.map((n) => ({ w: f32(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })), format);
+    Linear.pack(heap, d, names.map((n) => ({ w: big(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })), format);
   const ln = (name: string) => Norm.layer(heap, f32(`${name}.weight`), f32(`${name}.bias`), LN_EPS);
   const act = activationKernel(heap, cfg.activation_function);
   const ffn = (p: string, f: number) => new FeedForward(
-    Linear.pack(heap, d, [{ w: f32(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }], format),
-    Linear.pack(heap, f, [{ w: f32(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }], format), act);
+    Linear.pack(heap, d, [{ w: big(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }], format),
+    Linear.pack(heap, f, [{ w: big(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }], format), act);
 
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.encoder_layers; i++) {
@@ -100,8 +101,8 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
   // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
   const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
   const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
-  const lmHead = Linear.pack(heap, d, [{ w: f32(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
-  const table = (name: string): Embedding => ({ kind: 'table', ptr: heap.putF32(f32(name)).ptr, rows: w.shape(name)[0] });
+  const lmHead = Linear.pack(heap, d, [{ w: big(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
+  const table = (name: string): Embedding => ({ kind: 'table', ptr: putFloats(heap, big(name)), rows: w.shape(name)[0] });
   // Embeddings stay f32: with an int8 head, a tied model keeps its own f32 table.
   const decEmbed: Embedding = cfg.tie_word_embeddings && format === 'f32' ? { kind: 'packed', linear: lmHead } : table(decName);
   const encEmbed: Embedding = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');

@@ -5,6 +5,18 @@ import type { Heap } from '../arena.js';
 import { UnsupportedError } from '../errors.js';
 import type { Activation } from '../config.js';
 import { MAX_CHUNKS, type Chunk } from '../threads/pool.js';
+import type { FloatReader } from '../weights/safetensors.js';
+
+/** Weights as floats in hand, or read on demand straight into wasm memory (no JS copy of a large tensor). */
+export type Floats = Float32Array | FloatReader;
+
+/** Copy `src` into fresh wasm memory; returns the pointer. */
+export function putFloats(heap: Heap, src: Floats): number {
+  const ptr = heap.alloc(src.length * 4);
+  if (src instanceof Float32Array) heap.f32().set(src, ptr >>> 2);
+  else src.into(heap.f32().subarray(ptr >>> 2, (ptr >>> 2) + src.length));
+  return ptr;
+}
 
 /** How linear weights are stored in wasm memory: f32 panels, or int8 per-output-channel (quantised at load). */
 export type WeightFormat = 'f32' | 'int8';
@@ -36,7 +48,7 @@ export class Linear {
    * Pack one or more [out_i, in] weights (with biases, null = zeros) into a single layer whose outputs are
    * the concatenation: fusing Q/K/V (or K/V) projections makes one GEMM instead of three.
    */
-  static pack(heap: Heap, inF: number, parts: { w: Float32Array; b: Float32Array | null }[], format: WeightFormat = 'f32'): Linear {
+  static pack(heap: Heap, inF: number, parts: { w: Floats; b: Float32Array | null }[], format: WeightFormat = 'f32'): Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
@@ -48,7 +60,9 @@ export class Linear {
     let row = 0;
     for (const p of parts) {
       const rows = p.w.length / inF;
-      heap.f32().set(p.w, (w >>> 2) + row * inF);
+      const at = (w >>> 2) + row * inF;
+      if (p.w instanceof Float32Array) heap.f32().set(p.w, at);
+      else p.w.into(heap.f32().subarray(at, at + p.w.length)); // file -> wasm memory, no JS array between
       if (p.b) heap.f32().set(p.b, (b >>> 2) + row);
       else heap.f32().fill(0, (b >>> 2) + row, (b >>> 2) + row + rows);
       row += rows;

@@ -426,23 +426,31 @@ export class Seq2SeqModel {
 /** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
 export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
   // a fresh heap (own memory, own worker threads) per model: its memory is the model's
-  const files = await loadModelFiles(source, options);
-  const cfg = files.config;
-  const family = FAMILIES[cfg.model_type];
-  if (!family) {
-    throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
-  }
-  let floats = 0;
-  for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
-  const heap = await createHeap(options, floats);
-  // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
   if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
     throw new InputError(`quantize must be 'int8' or 'none', got ${String(options.quantize)}`);
   }
-  // Weights stored as int8 keep int8 kernels unless asked otherwise (re-quantising gives back the same integers).
-  const format = (options.quantize ?? (files.weights.int8Tensors ? 'int8' : 'none')) === 'int8' ? 'int8' : 'f32';
-  heap.reserve(Math.ceil(floats * (format === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
-  const weights = family(heap, cfg, files.weights, format);
+  const files = await loadModelFiles(source, options);
+  const cfg = files.config;
+  let heap: Heap | undefined, weights: EncDecWeights, format: WeightFormat;
+  try {
+    const family = FAMILIES[cfg.model_type];
+    if (!family) {
+      throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
+    }
+    let floats = 0;
+    for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
+    heap = await createHeap(options, floats);
+    // Weights stored as int8 keep int8 kernels unless asked otherwise (re-quantising gives back the same integers).
+    format = (options.quantize ?? (files.weights.int8Tensors ? 'int8' : 'none')) === 'int8' ? 'int8' : 'f32';
+    // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
+    heap.reserve(Math.ceil(floats * (format === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
+    weights = family(heap, cfg, files.weights, format);
+  } catch (e) {
+    if (heap) releaseNow(heap); // a model that failed to build must not leave worker threads running
+    throw e;
+  } finally {
+    files.weights.close?.(); // everything needed is in wasm memory now (a folder's file is read on demand until here)
+  }
   const backend = await chooseBackend(options, heap, weights, cfg, format);
   const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
   const model = new Seq2SeqModel(cfg, heap, weights, tokenizer, backend);

@@ -5,7 +5,7 @@ import type { Heap } from '../arena.js';
 import type { T5Config } from '../config.js';
 import { expectTensors, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { activationKernel, FeedForward, GatedFeedForward, Linear, Norm, type FFN, type WeightFormat } from './layers.js';
+import { activationKernel, FeedForward, GatedFeedForward, Linear, Norm, putFloats, type FFN, type WeightFormat } from './layers.js';
 import type { DecoderLayer, EncDecWeights, EncoderLayer, RelativeBias } from './encdec.js';
 
 /**
@@ -66,7 +66,7 @@ export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: We
     ignore: ['decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight'],
   });
   const d = cfg.d_model, H = cfg.num_heads, eps = cfg.layer_norm_epsilon;
-  const lin = (names: string[], inF = d) => Linear.pack(heap, inF, names.map((n) => ({ w: w.f32(`${n}.weight`), b: null })), format);
+  const lin = (names: string[], inF = d) => Linear.pack(heap, inF, names.map((n) => ({ w: w.reader(`${n}.weight`), b: null })), format);
   const rms = (name: string) => Norm.rms(heap, w.f32(`${name}.weight`), eps);
   const act = activationKernel(heap, cfg.feed_forward_proj.activation);
   const ffn = (p: string): FFN => {
@@ -93,10 +93,10 @@ export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: We
     });
   }
 
-  const lmHead = Linear.pack(heap, d, [{ w: w.f32(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format);
+  const lmHead = Linear.pack(heap, d, [{ w: w.reader(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format);
   const embed = cfg.tie_word_embeddings && format === 'f32'
     ? { kind: 'packed' as const, linear: lmHead }
-    : { kind: 'table' as const, ptr: heap.putF32(w.f32('shared')).ptr, rows: cfg.vocab_size };
+    : { kind: 'table' as const, ptr: putFloats(heap, w.reader('shared')), rows: cfg.vocab_size };
 
   return {
     d, attnWidth: A, scaleAttention: false, relBias: relativeBias(heap, cfg, w.f32('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), w.f32('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight')),

@@ -7,7 +7,7 @@
 // names; the first present is used, other present alternatives must have the same shape and count as used.
 
 import { WeightsError } from '../errors.js';
-import { FLOAT_DTYPES, isFloatDtype, type TensorStore } from './safetensors.js';
+import { FLOAT_DTYPES, isFloatDtype, readF32Into, type FloatReader, type TensorStore } from './safetensors.js';
 
 export interface TensorSpec {
   /** Stored names this tensor may have, in order of preference (e.g. the tied shared-embedding aliases). */
@@ -82,6 +82,16 @@ export class CheckedWeights<K extends string> {
     const name = this.resolved.get(key);
     if (name !== undefined) return this.store.f32(name);
     if (s.optional === 'zeros') return new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+    throw new WeightsError(`optional tensor "${s.names[0]}" is not in the weights; check has() first`);
+  }
+
+  /** The tensor's floats to be read later, straight into a destination (e.g. wasm memory): no array of its own. */
+  reader(key: K): FloatReader {
+    const s = this.specOf(key);
+    const name = this.resolved.get(key);
+    const length = s.shape.reduce((a, b) => a * b, 1);
+    if (name !== undefined) return { length, into: (dst) => readF32Into(this.store, name, dst) };
+    if (s.optional === 'zeros') return { length, into: (dst) => dst.fill(0) };
     throw new WeightsError(`optional tensor "${s.names[0]}" is not in the weights; check has() first`);
   }
 

@@ -9,7 +9,7 @@
 // files unchanged; `int8Tensors` tells the loader to keep int8 kernels by default.
 
 import { UnsupportedError, WeightsError } from '../errors.js';
-import { isFloatDtype, type TensorInfo, type TensorStore } from './safetensors.js';
+import { isFloatDtype, readF32Into, type TensorInfo, type TensorStore } from './safetensors.js';
 
 export const SCALE_SUFFIX = '_scale';
 
@@ -50,13 +50,20 @@ export function dequantizingStore(store: TensorStore): TensorStore {
       const [rows, cols] = store.info(name).shape;
       return dequantizeRows(store.raw(name), store.f32(name + SCALE_SUFFIX), rows, cols);
     },
+    f32Into(name, dst) {
+      if (scales.has(name)) throw new WeightsError(`no tensor named "${name}" in the weights`);
+      if (store.info(name).dtype !== 'I8') return readF32Into(store, name, dst);
+      const [rows, cols] = store.info(name).shape;
+      if (dst.length !== rows * cols) throw new WeightsError(`tensor "${name}" has ${rows * cols} values, the destination ${dst.length}`);
+      dequantizeRows(store.raw(name), store.f32(name + SCALE_SUFFIX), rows, cols, dst);
+    },
+    close: () => store.close?.(),
   };
 }
 
 /** w[r][c] = q[r][c] · scale[r], rounded to f32 as the wasm kernels round it. */
-export function dequantizeRows(q: Uint8Array, scale: Float32Array, rows: number, cols: number): Float32Array {
+export function dequantizeRows(q: Uint8Array, scale: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
   const qi = new Int8Array(q.buffer, q.byteOffset, q.byteLength);
-  const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const s = scale[r];
     if (!Number.isFinite(s) || s < 0) throw new WeightsError(`int8 scale ${s} of row ${r} is not a finite non-negative number`);

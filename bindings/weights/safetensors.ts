@@ -46,6 +46,38 @@ export interface TensorStore {
   raw(name: string): Uint8Array;
   /** How many weights are stored as int8 (dequantised by f32(); see int8.ts). */
   readonly int8Tensors?: number;
+  /**
+   * Write the tensor as float32 into `dst` (exactly its element count): straight into wasm memory, without a
+   * fresh array per tensor. Optional; `readF32Into` falls back to `f32()`.
+   */
+  f32Into?(name: string, dst: Float32Array): void;
+  /** Release what the store holds open (a file read on demand); tensors cannot be read afterwards. */
+  close?(): void;
+}
+
+/** A tensor's floats, read on demand into a destination the caller chose (e.g. wasm memory). */
+export interface FloatReader {
+  readonly length: number;
+  into(dst: Float32Array): void;
+}
+
+/** `store.f32Into` where the store has it, else a copy of `store.f32(name)`. */
+export function readF32Into(store: TensorStore, name: string, dst: Float32Array): void {
+  if (store.f32Into) store.f32Into(name, dst);
+  else {
+    const src = store.f32(name);
+    if (src.length !== dst.length) throw new WeightsError(`tensor "${name}" has ${src.length} values, the destination ${dst.length}`);
+    dst.set(src);
+  }
+}
+
+/**
+ * Where a file's bytes come from when it is not held in memory: `read` fills `dst` from absolute offset `pos`
+ * (Node reads the file on demand, so a model's weights go from the page cache straight into wasm memory).
+ */
+export interface ByteReader {
+  read(pos: number, dst: Uint8Array): void;
+  close?(): void;
 }
 
 interface Entry extends TensorInfo {
@@ -62,11 +94,14 @@ export class SafeTensors implements TensorStore {
   readonly names: readonly string[];
   /** The `__metadata__` map, if the file has one (transformers writes `{"format": "pt"}`). */
   readonly metadata: Readonly<Record<string, string>> | undefined;
-  private readonly bytes: Uint8Array;
+  /** The whole file in memory, or null when `reader` reads it on demand. */
+  private readonly bytes: Uint8Array | null;
+  private readonly reader: ByteReader | null;
   private readonly entries: ReadonlyMap<string, Entry>;
 
-  private constructor(bytes: Uint8Array, entries: Map<string, Entry>, metadata?: Record<string, string>) {
-    this.bytes = bytes;
+  private constructor(bytes: Uint8Array | ByteReader, entries: Map<string, Entry>, metadata?: Record<string, string>) {
+    this.bytes = bytes instanceof Uint8Array ? bytes : null;
+    this.reader = bytes instanceof Uint8Array ? null : bytes;
     this.entries = entries;
     this.names = [...entries.keys()];
     this.metadata = metadata;
@@ -79,72 +114,17 @@ export class SafeTensors implements TensorStore {
    */
   static parse(input: ArrayBuffer | Uint8Array, label = 'safetensors file'): SafeTensors {
     const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-    const fail = (msg: string): never => {
-      throw new WeightsError(`${label}: ${msg}`);
-    };
-    if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // u64 as two u32 halves: a non-zero high half is already far beyond any file we can hold.
-    const lo = dv.getUint32(0, true);
-    const hi = dv.getUint32(4, true);
-    const n = hi * 2 ** 32 + lo;
-    if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-    if (8 + n > bytes.length) {
-      fail(`header length ${n} runs past the end of the file (${bytes.length} bytes, so at most ${bytes.length - 8})`);
-    }
-    let text = '';
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
-    } catch {
-      fail('header is not valid UTF-8');
-    }
-    let header: unknown;
-    try {
-      header = JSON.parse(text);
-    } catch (e) {
-      fail(`header is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-      fail(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : String(header)}`);
-    }
-
-    const dataStart = 8 + n;
-    const dataLength = bytes.length - dataStart;
-    let metadata: Record<string, string> | undefined;
-    const parsed: { name: string; begin: number; end: number; info: TensorInfo }[] = [];
-    for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-      if (name === '__metadata__') {
-        metadata = parseMetadata(raw, fail);
-        continue;
-      }
-      const t = parseEntry(name, raw, dataLength, fail);
-      parsed.push({ name, ...t });
-    }
-
-    // Exact tiling check, as the reference does after sorting by (begin, end).
-    parsed.sort((a, b) => a.begin - b.begin || a.end - b.end);
-    let cursor = 0;
-    let prev: string | undefined;
-    for (const t of parsed) {
-      if (t.begin < cursor) {
-        fail(`tensor "${t.name}" (bytes ${t.begin}..${t.end}) overlaps tensor "${prev}" which ends at byte ${cursor}`);
-      }
-      if (t.begin > cursor) {
-        const after = prev === undefined ? 'the start of the data' : `tensor "${prev}" (ends at byte ${cursor})`;
-        fail(`${t.begin - cursor} unused bytes between ${after} and tensor "${t.name}" (starts at byte ${t.begin}); ` +
-          'safetensors requires tensors to be contiguous');
-      }
-      cursor = t.end;
-      prev = t.name;
-    }
-    if (cursor !== dataLength) {
-      fail(`${dataLength - cursor} unused bytes after the last tensor (data ends at byte ${cursor} of ${dataLength}); ` +
-        'safetensors requires the tensors to cover the whole data buffer');
-    }
-
-    const entries = new Map<string, Entry>();
-    for (const t of parsed) entries.set(t.name, { ...t.info, begin: dataStart + t.begin });
+    const { entries, metadata } = parseLayout(bytes, bytes.length, label);
     return new SafeTensors(bytes, entries, metadata);
+  }
+
+  /**
+   * The same validation for a file read on demand: `head` holds at least its first 8 + headerLength(head) bytes
+   * (the length and the JSON header), `size` is the whole file's; tensor data is read through `reader` as needed.
+   */
+  static fromReader(head: Uint8Array, size: number, reader: ByteReader, label = 'safetensors file'): SafeTensors {
+    const { entries, metadata } = parseLayout(head, size, label);
+    return new SafeTensors(reader, entries, metadata);
   }
 
   has(name: string): boolean {
@@ -156,13 +136,57 @@ export class SafeTensors implements TensorStore {
     return { dtype: e.dtype, shape: e.shape, byteLength: e.byteLength };
   }
 
-  /** The raw little-endian bytes of a tensor (a view, not a copy). */
+  /** The raw little-endian bytes of a tensor (a view of an in-memory file; a fresh copy read from a file). */
   raw(name: string): Uint8Array {
     const e = this.entry(name);
-    return this.bytes.subarray(e.begin, e.begin + e.byteLength);
+    if (this.bytes) return this.bytes.subarray(e.begin, e.begin + e.byteLength);
+    const out = new Uint8Array(e.byteLength);
+    this.readBytes(e, out);
+    return out;
   }
 
   f32(name: string): Float32Array {
+    const e = this.floatEntry(name);
+    const count = e.byteLength / DTYPE_SIZES[e.dtype];
+    // An aligned F32 tensor of an in-memory file is a view, not a copy.
+    if (e.dtype === 'F32' && this.bytes && (this.bytes.byteOffset + e.begin) % 4 === 0) {
+      return new Float32Array(this.bytes.buffer, this.bytes.byteOffset + e.begin, count);
+    }
+    const out = new Float32Array(count);
+    this.f32Into(name, out);
+    return out;
+  }
+
+  f32Into(name: string, dst: Float32Array): void {
+    const e = this.floatEntry(name);
+    const count = e.byteLength / DTYPE_SIZES[e.dtype];
+    if (dst.length !== count) throw new WeightsError(`tensor "${name}" has ${count} values, the destination ${dst.length}`);
+    if (e.dtype === 'F32') {
+      this.readBytes(e, new Uint8Array(dst.buffer, dst.byteOffset, e.byteLength));
+      return;
+    }
+    // 16-bit formats: a Uint16Array view needs 2-byte alignment; copy the unaligned (or not in memory) case first.
+    const abs = this.bytes ? this.bytes.byteOffset + e.begin : -1;
+    let src: Uint16Array;
+    if (this.bytes && abs % 2 === 0) src = new Uint16Array(this.bytes.buffer, abs, count);
+    else {
+      src = new Uint16Array(count);
+      this.readBytes(e, new Uint8Array(src.buffer));
+    }
+    if (e.dtype === 'F16') f16ToF32(src, dst);
+    else bf16ToF32(src, dst);
+  }
+
+  close(): void {
+    this.reader?.close?.();
+  }
+
+  private readBytes(e: Entry, dst: Uint8Array): void {
+    if (this.bytes) dst.set(this.bytes.subarray(e.begin, e.begin + e.byteLength));
+    else this.reader!.read(e.begin, dst);
+  }
+
+  private floatEntry(name: string): Entry {
     const e = this.entry(name);
     if (!isFloatDtype(e.dtype)) {
       throw new WeightsError(`tensor "${name}" has dtype ${e.dtype}, which cannot be read as floats; ` +
@@ -171,15 +195,7 @@ export class SafeTensors implements TensorStore {
     // Typed-array views use the host's byte order; every JS engine we target is little-endian, but a silent
     // byte swap would be far worse than a clear refusal.
     if (!LITTLE_ENDIAN) throw new UnsupportedError('reading safetensors needs a little-endian host');
-    const abs = this.bytes.byteOffset + e.begin;
-    const count = e.byteLength / DTYPE_SIZES[e.dtype];
-    if (e.dtype === 'F32') {
-      if (abs % 4 === 0) return new Float32Array(this.bytes.buffer, abs, count);
-      return new Float32Array(this.raw(name).slice().buffer);
-    }
-    // 16-bit formats: a Uint16Array view needs 2-byte alignment; copy the (small) unaligned case first.
-    const src = abs % 2 === 0 ? new Uint16Array(this.bytes.buffer, abs, count) : new Uint16Array(this.raw(name).slice().buffer);
-    return e.dtype === 'F16' ? f16ToF32(src) : bf16ToF32(src);
+    return e;
   }
 
   private entry(name: string): Entry {
@@ -187,6 +203,81 @@ export class SafeTensors implements TensorStore {
     if (e === undefined) throw new WeightsError(`no tensor named "${name}" in the weights`);
     return e;
   }
+}
+
+function parseLayout(bytes: Uint8Array, size: number, label: string) {
+  const fail = (msg: string): never => {
+    throw new WeightsError(`${label}: ${msg}`);
+  };
+  const n = headerLength(bytes, size, label);
+  if (8 + n > bytes.length) fail(`only ${bytes.length} of the header's ${8 + n} bytes were given`);
+  let text = '';
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    fail('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    fail(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : String(header)}`);
+  }
+
+  const dataStart = 8 + n;
+  const dataLength = size - dataStart;
+  let metadata: Record<string, string> | undefined;
+  const parsed: { name: string; begin: number; end: number; info: TensorInfo }[] = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = parseMetadata(raw, fail);
+      continue;
+    }
+    const t = parseEntry(name, raw, dataLength, fail);
+    parsed.push({ name, ...t });
+  }
+
+  // Exact tiling check, as the reference does after sorting by (begin, end).
+  parsed.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let prev: string | undefined;
+  for (const t of parsed) {
+    if (t.begin < cursor) {
+      fail(`tensor "${t.name}" (bytes ${t.begin}..${t.end}) overlaps tensor "${prev}" which ends at byte ${cursor}`);
+    }
+    if (t.begin > cursor) {
+      const after = prev === undefined ? 'the start of the data' : `tensor "${prev}" (ends at byte ${cursor})`;
+      fail(`${t.begin - cursor} unused bytes between ${after} and tensor "${t.name}" (starts at byte ${t.begin}); ` +
+        'safetensors requires tensors to be contiguous');
+    }
+    cursor = t.end;
+    prev = t.name;
+  }
+  if (cursor !== dataLength) {
+    fail(`${dataLength - cursor} unused bytes after the last tensor (data ends at byte ${cursor} of ${dataLength}); ` +
+      'safetensors requires the tensors to cover the whole data buffer');
+  }
+
+  const entries = new Map<string, Entry>();
+  for (const t of parsed) entries.set(t.name, { ...t.info, begin: dataStart + t.begin });
+  return { entries, metadata };
+}
+
+/** The JSON header's byte length from the file's first 8 bytes, checked against the limit and the file size. */
+export function headerLength(first: Uint8Array, size: number, label = 'safetensors file'): number {
+  const fail = (msg: string): never => {
+    throw new WeightsError(`${label}: ${msg}`);
+  };
+  if (size < 8 || first.length < 8) fail(`file is ${size} bytes, shorter than the 8-byte header length`);
+  const dv = new DataView(first.buffer, first.byteOffset, 8);
+  // u64 as two u32 halves: a non-zero high half is already far beyond any file we can hold.
+  const n = dv.getUint32(4, true) * 2 ** 32 + dv.getUint32(0, true);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (8 + n > size) fail(`header length ${n} runs past the end of the file (${size} bytes, so at most ${size - 8})`);
+  return n;
 }
 
 function parseMetadata(raw: unknown, fail: (m: string) => never): Record<string, string> {
@@ -250,17 +341,15 @@ function f16Lookup(): Float32Array {
   return table;
 }
 
-export function f16ToF32(src: Uint16Array): Float32Array {
+export function f16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
   const table = f16Lookup();
-  const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
   return out;
 }
 
 /** bfloat16 is the top half of a float32, so widening is a shift (exact, NaN payloads kept). */
-export function bf16ToF32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
+export function bf16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
   return out;
 }
@@ -305,6 +394,8 @@ export function mergeShards(index: unknown, shards: Readonly<Record<string, Safe
     has: (name) => owner.has(name),
     info: (name) => get(name).info(name),
     f32: (name) => get(name).f32(name),
+    f32Into: (name, dst) => get(name).f32Into(name, dst),
     raw: (name) => get(name).raw(name),
+    close: () => { for (const s of Object.values(shards)) s.close(); },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError, SourceError, UnsupportedError, WeightsError } from '../../bindings/errors.js';
-import { SafeTensors } from '../../bindings/weights/safetensors.js';
+import { readF32Into, SafeTensors } from '../../bindings/weights/safetensors.js';
+import { loadModel } from '../../bindings/model/model.js';
+import { readRaw, toHalf, writeRaw } from '../helpers/safetensors.js';
 import {
   folderSource, loadModelFiles, memorySource, toModelSource, urlSource, type FileProgress,
 } from '../../bindings/weights/source.js';
@@ -45,6 +47,9 @@ describe('folder source', () => {
     expect(m.rawGenerationConfig?._from_model_config).toBe(true);
     expect(m.weights.names.length).toBe(86);
     expect(m.weights.f32('model.shared.weight').length).toBe(101 * 64);
+    // a folder's weights are read tensor by tensor as asked for; closing the store completes the file
+    expect(events.filter((e) => e.file === 'model.safetensors').at(-1)!.loaded).toBeLessThan(size);
+    m.weights.close?.();
     checkProgress(events, 'model.safetensors', size, size);
   });
 
@@ -88,6 +93,102 @@ describe('folder source', () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect(e.message).toMatch(/config\.json from folder .* is not valid JSON/);
     });
+  });
+});
+
+describe('folder source: tensors read on demand', () => {
+  const whole = new Uint8Array(fileOf('marian_tiny', 'model.safetensors')); // not a Buffer: its slice() is a view
+  const ref = SafeTensors.parse(whole);
+  let tmp = '';
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  const linux = process.platform === 'linux';
+  beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'wasm-seq2seq-lazy-')); });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  /** A folder holding marian_tiny's config with the given weight files. */
+  const folder = (name: string, files: Record<string, Uint8Array | string>) => {
+    const d = join(tmp, name);
+    mkdirSync(d);
+    writeFileSync(join(d, 'config.json'), fileOf('marian_tiny', 'config.json'));
+    for (const [f, v] of Object.entries(files)) writeFileSync(join(d, f), v);
+    return d;
+  };
+
+  it.each(['F32', 'F16', 'BF16'] as const)('gives the same floats and bytes as the whole file in memory (%s)', async (dtype) => {
+    const bytes = dtype === 'F32' ? whole : writeRaw(toHalf(readRaw(whole), dtype));
+    const inMemory = SafeTensors.parse(bytes);
+    const store = (await folderSource(folder(`same-${dtype}`, { 'model.safetensors': bytes })).openTensors!('model.safetensors'))!;
+    expect(store.names).toEqual(inMemory.names);
+    // byte comparison (bit-exact, NaN-safe, and fast where toEqual walks typed arrays element by element)
+    const same = (a: ArrayBufferView, b: ArrayBufferView) =>
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const n of inMemory.names) {
+      expect(same(store.raw(n), inMemory.raw(n)), n).toBe(true);
+      expect(same(store.f32(n), inMemory.f32(n)), n).toBe(true);
+      const dst = new Float32Array(inMemory.f32(n).length + 3).subarray(1, -2); // into a view at an offset, as wasm memory is
+      readF32Into(store, n, dst);
+      expect(same(dst, inMemory.f32(n)), n).toBe(true);
+      expect(() => store.f32Into(n, new Float32Array(dst.length + 1))).toThrow(WeightsError);
+    }
+    store.close();
+  });
+
+  it('closes the file: after loadModel, after a load that failed, and reads after close fail clearly', async () => {
+    const d = folder('close', { 'model.safetensors': whole });
+    const before = linux ? openFds() : 0;
+    const model = await loadModel(d, { tokenizer: false, threads: 1 });
+    expect(model.config.model_type).toBe('marian');
+    if (linux) expect(openFds()).toBe(before);
+    // a weight of the wrong shape fails the load after the file was opened
+    const raw = readRaw(whole);
+    const t = raw.get('model.shared.weight')!;
+    raw.set('model.shared.weight', { ...t, shape: [t.shape[0] - 1, t.shape[1]], bytes: t.bytes.subarray(0, t.bytes.length - 4 * t.shape[1]) });
+    const bad = folder('close-bad', { 'model.safetensors': writeRaw(raw) });
+    expect(await rejection(loadModel(bad, { tokenizer: false, threads: 1 }))).toBeInstanceOf(WeightsError);
+    if (linux) expect(openFds()).toBe(before);
+    const store = (await folderSource(d).openTensors!('model.safetensors'))!;
+    store.close();
+    const e = (() => { try { store.f32('model.shared.weight'); } catch (err) { return err as Error; } })();
+    expect(e).toBeInstanceOf(SourceError);
+    expect(e!.message).toMatch(/read after the model finished loading/);
+  });
+
+  it('names a corrupt header, a file cut short after opening, and stops on abort', async () => {
+    const corrupt = folder('corrupt', { 'model.safetensors': whole.subarray(0, 6) });
+    const e = await rejection(loadModelFiles(corrupt));
+    expect(e).toBeInstanceOf(WeightsError);
+    expect(e.message).toMatch(/^model\.safetensors: file is 6 bytes/);
+
+    const d = folder('cut', { 'model.safetensors': whole });
+    const store = (await folderSource(d).openTensors!('model.safetensors'))!;
+    truncateSync(join(d, 'model.safetensors'), whole.length - 100);
+    const last = store.names.at(-1)!;
+    const cut = (() => { try { store.f32(last); } catch (err) { return err as Error; } })();
+    expect(cut).toBeInstanceOf(SourceError);
+    expect(cut!.message).toMatch(/ended at byte \d+ of \d+ while being read/);
+    store.close();
+
+    const ac = new AbortController();
+    const s2 = (await folderSource(folder('abort', { 'model.safetensors': whole })).openTensors!('model.safetensors', { signal: ac.signal }))!;
+    expect(s2.f32(ref.names[0]).length).toBeGreaterThan(0);
+    ac.abort();
+    expect(() => s2.f32(ref.names[1])).toThrow(AbortedError);
+    s2.close();
+    expect(await folderSource(folder('absent', {})).openTensors!('model.safetensors', { optional: true })).toBeUndefined();
+  });
+
+  it('reads shards from a folder on demand', async () => {
+    const raw = readRaw(whole);
+    const names = [...raw.keys()];
+    const [a, b] = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    const part = (odd: number) => new Map(names.filter((_, i) => i % 2 === odd).map((n) => [n, raw.get(n)!]));
+    const index = { metadata: {}, weight_map: Object.fromEntries(names.map((n, i) => [n, i % 2 ? b : a])) };
+    const d = folder('shards', { 'model.safetensors.index.json': JSON.stringify(index), [a]: writeRaw(part(0)), [b]: writeRaw(part(1)) });
+    const before = linux ? openFds() : 0;
+    const m = await loadModelFiles(d);
+    for (const n of names) expect(Buffer.from(m.weights.raw(n)).equals(Buffer.from(ref.raw(n))), n).toBe(true);
+    m.weights.close?.();
+    if (linux) expect(openFds()).toBe(before);
   });
 });
 
