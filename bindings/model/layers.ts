@@ -52,8 +52,8 @@ export class Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
-    // int8 scratch, one per thread: a dequantised f32 panel (M > 4), or up to 4 int16 activation rows + sums (M <= 4)
-    const scratchBytes = format === 'int8' ? Math.ceil(Math.max(32 * (inF + 1), 8 * (inF + 2) + 160) / 64) * 64 : 0;
+    // int8 scratch, one per thread: 4 int16 activation rows, their scales and 4 x 8 partial sums
+    const scratchBytes = format === 'int8' ? Math.ceil((8 * (inF + 2) + 160) / 64) * 64 : 0;
     const scratch = format === 'int8' ? heap.alloc(scratchBytes * heap.threads) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
