@@ -63,7 +63,7 @@ export function quantize_rows_i16(x: usize, lda: i32, m: i32, k: i32, xq: usize,
     const row = x + (<usize>(r * lda) << 2), out = xq + (<usize>(r * kp) << 1);
     let mv = f32x4.splat(0);
     let i = 0;
-    for (; i + 4 <= k; i += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(row + (<usize>i << 2))));
+    for (; i + 4 <= k; i += 4) mv = f32x4.pmax(mv, f32x4.abs(v128.load(row + (<usize>i << 2))));
     let mx: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     for (; i < k; i++) mx = max(mx, abs(load<f32>(row + (<usize>i << 2))));
     const scale: f32 = mx / 32767;

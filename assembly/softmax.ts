@@ -2,13 +2,14 @@
 // Masks are additive like transformers' (0 = keep, torch.finfo(float32).min = masked); the masked sum is
 // clamped at finfo.min so it can never become -inf. A row whose inputs are all -inf (nothing to choose)
 // yields a uniform distribution instead of NaN, the same result transformers gives for a fully masked row.
-import { exp_f32x4, hsum_f32x4, hmax_f32x4, F32_MIN } from './vmath';
+import { exp_nonpos_f32x4, hsum_f32x4, hmax_f32x4, F32_MIN } from './vmath';
 
 // @ts-ignore: decorator
 @inline function row_max(x: usize, n: i32): f32 {
   let m = f32x4.splat(-Infinity);
   let i = 0;
-  for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
+  // pmax (one maxps) skips a NaN lane, but a NaN still reaches every result through the exp sum
+  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(x + (<usize>i << 2)));
   let s = hmax_f32x4(m);
   for (; i < n; i++) s = max(s, load<f32>(x + (<usize>i << 2)));
   return s;
@@ -22,7 +23,7 @@ import { exp_f32x4, hsum_f32x4, hmax_f32x4, F32_MIN } from './vmath';
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const e = exp_f32x4(f32x4.sub(v128.load(x + o), mv));
+    const e = exp_nonpos_f32x4(f32x4.sub(v128.load(x + o), mv));
     v128.store(x + o, e);
     acc = f32x4.add(acc, e);
   }
@@ -31,7 +32,7 @@ import { exp_f32x4, hsum_f32x4, hmax_f32x4, F32_MIN } from './vmath';
     // tail through the same vector exp so every element is rounded identically
     for (; i < n; i++) {
       const o = <usize>i << 2;
-      const e = f32x4.extract_lane(exp_f32x4(f32x4.splat(load<f32>(x + o) - mx)), 0);
+      const e = f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(load<f32>(x + o) - mx)), 0);
       store<f32>(x + o, e);
       s += e;
     }
@@ -59,7 +60,7 @@ import { exp_f32x4, hsum_f32x4, hmax_f32x4, F32_MIN } from './vmath';
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(x + o, f32x4.max(f32x4.add(v128.load(x + o), v128.load(mask + o)), lo));
+    v128.store(x + o, f32x4.pmax(f32x4.add(v128.load(x + o), v128.load(mask + o)), lo));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
@@ -92,9 +93,9 @@ export function log_softmax_f32(x: usize, rows: i32, n: i32): void {
     const mv = f32x4.splat(mx);
     let acc = f32x4.splat(0);
     let i = 0;
-    for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, exp_f32x4(f32x4.sub(v128.load(xr + (<usize>i << 2)), mv)));
+    for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, exp_nonpos_f32x4(f32x4.sub(v128.load(xr + (<usize>i << 2)), mv)));
     let s = hsum_f32x4(acc);
-    for (; i < n; i++) s += f32x4.extract_lane(exp_f32x4(f32x4.splat(load<f32>(xr + (<usize>i << 2)) - mx)), 0);
+    for (; i < n; i++) s += f32x4.extract_lane(exp_nonpos_f32x4(f32x4.splat(load<f32>(xr + (<usize>i << 2)) - mx)), 0);
     // (x - max) - log(sum): two float32 roundings in the order torch's log_softmax uses
     const ls = <f32>Math.log(<f64>s);
     const lsv = f32x4.splat(ls);

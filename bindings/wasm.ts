@@ -33,6 +33,9 @@ export interface KernelExports {
   linear_i8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
   embed_packed_i8(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
   gemm_i8_ref(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
+  // topk.ts
+  topk_rows_f32(x: number, rows: number, n: number, addend: number, k: number, outScore: number, outIndex: number): number;
+  topk_rows_f32_ref(x: number, rows: number, n: number, addend: number, k: number, outScore: number, outIndex: number): number;
   // norm.ts
   layer_norm_f32(x: number, gamma: number, beta: number, y: number, rows: number, n: number, eps: number): void;
   rms_norm_f32(x: number, weight: number, y: number, rows: number, n: number, eps: number): void;
@@ -76,6 +79,7 @@ export const KERNEL_FUNCTIONS = [
   'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'embed_packed_f32', 'gather_add_f32',
   'sinusoidal_positions_f32', 'attention_f32', 'attention_f32_ref', 'simd_peak_probe',
   'packed_size_i8', 'quantize_pack_i8_n8', 'quantize_rows_i16', 'gemv_i8_dot_1x8', 'gemm_i8_dot_4x8', 'linear_i8', 'embed_packed_i8', 'gemm_i8_ref',
+  'topk_rows_f32', 'topk_rows_f32_ref',
 ] as const;
 
 export type KernelName = (typeof KERNEL_FUNCTIONS)[number];

@@ -282,16 +282,29 @@ export async function beamSearch(
         count = k;
         for (let i = 0; i < k; i++) { candScore[i] = gpuTop.scores[b * k + i]; candIndex[i] = gpuTop.indices[b * k + i]; }
       } else {
-        top.reset();
-        for (let j = 0; j < n; j++) {
-          const r = first + j;
-          let row: Float32Array<ArrayBufferLike> = scratch;
-          if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
-          else logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
-          if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
-          offerRow(top, row, beamScores[r], j * V);
+        // processors change log-prob rows in place (in wasm memory on the wasm path), then wasm ranks them
+        if (logProbs && processors.length > 0) {
+          for (let j = 0; j < n; j++) {
+            const r = first + j;
+            applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
+          }
         }
-        count = top.sorted(candScore, candIndex);
+        const ranked = logProbs && session.topKRows ? session.topKRows(first, n, beamScores, k, candScore, candIndex) : null;
+        if (ranked !== null) count = ranked;
+        else {
+          top.reset();
+          for (let j = 0; j < n; j++) {
+            const r = first + j;
+            let row: Float32Array<ArrayBufferLike> = scratch;
+            if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
+            else {
+              logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
+              if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
+            }
+            offerRow(top, row, beamScores[r], j * V);
+          }
+          count = top.sorted(candScore, candIndex);
+        }
       }
 
       // Walk candidates best first: eos inside the top n finishes a hypothesis, eos below is dropped,

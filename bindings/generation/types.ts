@@ -21,6 +21,11 @@ export interface DecoderSession {
   /** Optional fast path for beam search: replace the logits step() just returned by their row-wise
    *  log-softmax, in place, and return the same view (wasm sessions do this with a SIMD kernel). */
   logSoftmax?(): Float32Array;
+  /** Optional fast path (wasm sessions), after logSoftmax() and any processors changed its rows in place: the
+   *  k best float32(row[v] + beamScores[r]) over rows first..first+n-1, best first (ties: lower index), into
+   *  outScore/outIndex (index = (r - first)·vocabSize + v). Returns how many (fewer than k only when rows hold
+   *  NaN), or null when k is beyond what the session can rank (the caller ranks the rows itself). */
+  topKRows?(first: number, n: number, beamScores: Float32Array, k: number, outScore: Float64Array, outIndex: Int32Array): number | null;
 }
 
 /** Makes a session for the current batch with every sentence repeated `numBeams` times (1 for greedy). */

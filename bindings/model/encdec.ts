@@ -149,6 +149,9 @@ export function encode(heap: Heap, w: EncDecWeights, ids: number, mask: number, 
  * Incremental decoding for R = B × beams rows against one encoded batch. All buffers are allocated here,
  * once; step() allocates nothing. Lives until the heap is released below its allocations.
  */
+/** Candidates topKRows can rank per decoder row: HF asks for max(2, 1 + #eos) per beam, so up to 8 eos ids. */
+const TOPK_PER_ROW = 9;
+
 export class EncDecSession implements DecoderSession {
   readonly vocabSize: number;
   private t = 0; // tokens fed so far (= self-attention cache length)
@@ -156,6 +159,8 @@ export class EncDecSession implements DecoderSession {
   private readonly ids: number; private readonly h: number; private readonly x: number; private readonly qkv: number;
   private readonly q: number; private readonly ctx: number; private readonly hidden: number; private readonly logits: number;
   private readonly scratch: number; private readonly saved: number; private readonly bias: number;
+  /** topKRows: beam scores [R] | scores [TOPK_PER_ROW·R] | indices [TOPK_PER_ROW·R] */
+  private readonly topk: number;
   private readonly staged: Int32Array;
   private readonly crossKV: number[] = [];
   private readonly cache: number[] = [];
@@ -184,6 +189,7 @@ export class EncDecSession implements DecoderSession {
     this.bias = w.relBias ? heap.alloc(w.decHeads * maxLen * 4) : 0;
     this.saved = heap.alloc(R * maxLen * 2 * A * 4); // reorder staging for one layer
     this.staged = new Int32Array(R);
+    this.topk = heap.alloc((R + 2 * TOPK_PER_ROW * R) * 4);
   }
 
   get length(): number { return this.t; }
@@ -244,6 +250,18 @@ export class EncDecSession implements DecoderSession {
     const { heap, rows: R } = this, V = this.w.vocabOut;
     heap.k.log_softmax_f32(this.logits, R, V);
     return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * V);
+  }
+
+  /** Beam search's ranking over n rows of log-probs, in wasm (topk.ts): see DecoderSession.topKRows. */
+  topKRows(first: number, n: number, beamScores: Float32Array, k: number, outScore: Float64Array, outIndex: Int32Array): number | null {
+    const { heap } = this, V = this.w.vocabOut;
+    if (k > TOPK_PER_ROW * this.rows || first < 0 || first + n > this.rows) return null;
+    const add = this.topk, sc = add + this.rows * 4, ix = sc + TOPK_PER_ROW * this.rows * 4;
+    heap.f32().set(beamScores.subarray(first, first + n), add >>> 2);
+    const count = heap.k.topk_rows_f32(this.logits + first * V * 4, n, V, add, k, sc, ix);
+    const f = heap.f32(), i32 = heap.i32();
+    for (let i = 0; i < count; i++) { outScore[i] = f[(sc >>> 2) + i]; outIndex[i] = i32[(ix >>> 2) + i]; }
+    return count;
   }
 
   /** Row r of every self-attention cache becomes old row index[r]; rows that keep their own history are not copied. */
