@@ -1,6 +1,6 @@
 // `npm run bench`: wasm-seq2seq against onnxruntime-web (wasm backend, 1 thread, SIMD) on a Marian-size model
 // (opus-mt-en-de's shape, random weights), one table side by side. A benchmark, never part of `npm test`.
-//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--webgpu]
+//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--ort-int8] [--threads N] [--webgpu]
 // Order: make the models if missing (tools/bench/make_marian.py) -> check both runtimes give the same logits
 // -> encoder / greedy / 4-beam decode (both loaded in one process, samples interleaved so load drifts hit
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { bundleSizes } from './bundle.js';
-import { ensureModels, readMeta, ROOT } from './models.js';
+import { ensureModels, ensureOrtInt8, readMeta, ROOT } from './models.js';
 import { loadAverage, summarize, waitForIdle, type Sample } from './stats.js';
 import type { CheckResult, ColdResult, DecodeResult, GemmResult } from './parts.js';
 
@@ -27,6 +27,9 @@ if (args.includes('--webgpu')) {
 }
 // --int8: our side loads the model with quantize: 'int8' (onnxruntime-web stays f32: the issue-8 comparison)
 if (args.includes('--int8')) process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE = 'int8';
+// --ort-int8: onnxruntime-web runs its own int8: the same graphs dynamically quantised (tools/bench/quantize_onnx.py)
+const ortInt8 = args.includes('--ort-int8');
+if (ortInt8) process.env.WASM_SEQ2SEQ_BENCH_ORT_INT8 = '1';
 // --threads N: both sides on N threads (our worker pool; onnxruntime-web's numThreads)
 const threadsArg = args.indexOf('--threads');
 const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : 1;
@@ -59,8 +62,9 @@ function runPart<T>(partArgs: string[], flags: string[] = ['--expose-gc']): Prom
 
 // --- run ----------------------------------------------------------------------------------------------
 
-log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${threads > 1 ? ` (${threads} threads both)` : ''} vs onnxruntime-web${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
+log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${threads > 1 ? ` (${threads} threads both)` : ''} vs onnxruntime-web${ortInt8 ? ' (int8, dynamic quantization)' : ''}${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
 ensureModels(log);
+if (ortInt8) ensureOrtInt8(log);
 const meta = readMeta();
 
 log('check: both runtimes, same input, logits of the first 3 greedy steps (and 64-step greedy / beam tokens)');
@@ -140,11 +144,11 @@ const one = (x: number): Sample => ({ median: x, p10: x, p90: x, n: 1 });
 const sep = (title: string) => lines.push(`-- ${title} `.padEnd(W.reduce((a, b) => a + b, 0) + 36, '-'));
 
 const c = check;
-lines.push(`wasm-seq2seq vs onnxruntime-web ${bundle.ortVersion} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
+lines.push(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''} vs onnxruntime-web ${bundle.ortVersion}${ortInt8 ? ' (int8: MatMulInteger, dynamic quantization of the same graphs)' : ''} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
 lines.push(`model: Marian d_model ${meta.d_model}, ${meta.layers}+${meta.layers} layers, ${meta.heads} heads, FFN 2048, vocab ${meta.vocab}, tied, swish (random weights, seed ${meta.seed});`);
 lines.push(`input: ${meta.input_ids.length} source tokens, batch 1; every decode runs exactly 64 steps (no eos)`);
 lines.push(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; measured 128-bit SIMD peak ${f(gemm.peakGflops)} GFLOP/s (1 thread)`);
-lines.push(`check (before timing): max |logit diff| over the first 3 greedy steps: us-ORT ${d.oursVsOrt.toExponential(1)}, us-torch ${d.oursVsTorch.toExponential(1)}, ORT-torch ${d.ortVsTorch.toExponential(1)} (tolerance 1e-3, logit std ${f(c.logitsScale.std, 2)}) OK;`);
+lines.push(`check (before timing): max |logit diff| over the first 3 greedy steps: us-ORT ${d.oursVsOrt.toExponential(1)}, us-torch ${d.oursVsTorch.toExponential(1)}, ORT-torch ${d.ortVsTorch.toExponential(1)} (tolerance ${f(c.tolerance, 3)}, logit std ${f(c.logitsScale.std, 2)}) OK;`);
 lines.push(`  64 steps each (greedy and beam, both runtimes); greedy tokens us = ORT: ${c.greedyTokensEqual.oursVsOrt}, = torch (steps 1-63): ${c.greedyTokensEqual.oursVsTorchFirst63}; 4-beam tokens us = ORT: ${c.beamTokensEqual}`);
 lines.push('');
 line('', 'wasm-seq2seq', 'onnxruntime-web', 'us/them', 'better', 'noise (! = noisy)');

@@ -12,7 +12,7 @@
 import type * as OrtTypes from 'onnxruntime-web';
 import { readFileSync } from 'node:fs';
 import type { Meta } from './models.js';
-import { paths } from './models.js';
+import { ortGraph } from './models.js';
 
 export type Ort = typeof OrtTypes;
 type Tensor = OrtTypes.Tensor;
@@ -120,9 +120,9 @@ export class OrtMarian {
   ) {}
 
   static async load(ort: Ort, meta: Meta): Promise<OrtMarian> {
-    const enc = await createSession(ort, paths.onnx('encoder.onnx'));
-    const ckv = await createSession(ort, paths.onnx('cross_kv.onnx'));
-    const dec = await createSession(ort, paths.onnx('decoder_step.onnx'));
+    const enc = await createSession(ort, ortGraph('encoder.onnx'));
+    const ckv = await createSession(ort, ortGraph('cross_kv.onnx'));
+    const dec = await createSession(ort, ortGraph('decoder_step.onnx'));
     return new OrtMarian(ort, meta, enc, ckv, dec);
   }
 
