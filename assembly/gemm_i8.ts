@@ -173,10 +173,22 @@ export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: 
 export function linear_i8(a: usize, lda: i32, packed: usize, c: usize, ldc: i32, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
   const xq = scratch, xs = scratch + (<usize>(4 * padded_k(k)) << 1), partial = xs + 16;
   for (let r0 = 0; r0 < m; r0 += 4) {
-    const rows = min(4, m - r0), y = c + (<usize>(r0 * ldc) << 2);
+    const rows = min(4, m - r0);
     quantize_rows_i16(a + (<usize>(r0 * lda) << 2), lda, rows, k, xq, xs);
-    if (rows == 1) gemv_i8_dot_1x8(xq, xs, packed, y, k, n, accumulate);
-    else gemm_i8_dot_4x8(xq, xs, rows, packed, y, ldc, k, n, accumulate, partial);
+    linear_i8_rows(xq, xs, rows, packed, c + (<usize>(r0 * ldc) << 2), ldc, k, n, accumulate, partial);
+  }
+}
+
+/**
+ * Rows already quantised by quantize_rows_i16 (xq i16 [m][kp], xs f32 [m]) against every panel, 4 rows per pass.
+ * Threads quantise once and give each thread a range of panels. partial: 128 bytes.
+ */
+export function linear_i8_rows(xq: usize, xs: usize, m: i32, packed: usize, y: usize, ldy: i32, k: i32, n: i32, accumulate: i32, partial: usize): void {
+  const rowBytes = <usize>padded_k(k) << 1;
+  for (let r0 = 0; r0 < m; r0 += 4) {
+    const rows = min(4, m - r0), q = xq + <usize>r0 * rowBytes, s = xs + (<usize>r0 << 2), yr = y + (<usize>(r0 * ldy) << 2);
+    if (rows == 1) gemv_i8_dot_1x8(q, s, packed, yr, k, n, accumulate);
+    else gemm_i8_dot_4x8(q, s, rows, packed, yr, ldy, k, n, accumulate, partial);
   }
 }
 

@@ -8,5 +8,5 @@ export { embed_f32, embed_packed_f32, gather_add_f32, sinusoidal_positions_f32 }
 export { attention_f32, attention_f32_ref } from './attention';
 export { copy_bytes, heap_base } from './memory';
 export { simd_peak_probe } from './probe';
-export { packed_size_i8, quantize_pack_i8_n8, quantize_rows_i16, gemv_i8_dot_1x8, gemm_i8_dot_4x8, linear_i8, embed_packed_i8, gemm_i8_ref } from './gemm_i8';
+export { packed_size_i8, quantize_pack_i8_n8, quantize_rows_i16, gemv_i8_dot_1x8, gemm_i8_dot_4x8, linear_i8, linear_i8_rows, embed_packed_i8, gemm_i8_ref } from './gemm_i8';
 export { topk_rows_f32, topk_rows_f32_ref } from './topk';

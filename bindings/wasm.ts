@@ -31,6 +31,7 @@ export interface KernelExports {
   gemv_i8_dot_1x8(xq: number, xs: number, packed: number, y: number, k: number, n: number, accumulate: number): void;
   gemm_i8_dot_4x8(xq: number, xs: number, m: number, packed: number, y: number, ldy: number, k: number, n: number, accumulate: number, partial: number): void;
   linear_i8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
+  linear_i8_rows(xq: number, xs: number, m: number, packed: number, y: number, ldy: number, k: number, n: number, accumulate: number, partial: number): void;
   embed_packed_i8(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
   gemm_i8_ref(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
   // topk.ts
@@ -78,7 +79,7 @@ export const KERNEL_FUNCTIONS = [
   'log_softmax_f32', 'softmax_f32_ref', 'relu_f32', 'gelu_f32', 'gelu_tanh_f32', 'silu_f32', 'gated_gelu_f32',
   'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'embed_packed_f32', 'gather_add_f32',
   'sinusoidal_positions_f32', 'attention_f32', 'attention_f32_ref', 'simd_peak_probe',
-  'packed_size_i8', 'quantize_pack_i8_n8', 'quantize_rows_i16', 'gemv_i8_dot_1x8', 'gemm_i8_dot_4x8', 'linear_i8', 'embed_packed_i8', 'gemm_i8_ref',
+  'packed_size_i8', 'quantize_pack_i8_n8', 'quantize_rows_i16', 'gemv_i8_dot_1x8', 'gemm_i8_dot_4x8', 'linear_i8', 'linear_i8_rows', 'embed_packed_i8', 'gemm_i8_ref',
   'topk_rows_f32', 'topk_rows_f32_ref',
 ] as const;
 

@@ -87,20 +87,22 @@ export class Linear {
     const byWork = PARALLEL_MIN_MACS > 0 ? Math.floor((2 * work) / PARALLEL_MIN_MACS) : Infinity;
     const C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
     const chunks: Chunk[] = [];
-    // int8 decode rows (M <= 4): quantise the activations once here, as linear_i8 would (xq, xs at the start of
-    // thread 0's scratch), instead of once per chunk; each thread's partial sums stay in its own scratch.
-    const dot = this.format === 'int8' && rows <= 4, k = this.heap.k, inF = this.inF;
-    const xq = this.scratch, xs = xq + 4 * ((inF + 1) & ~1) * 2, partial = xs + 16;
-    if (dot) k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
+    // int8: quantise the activation rows once here, as linear_i8 would, instead of once per chunk (decode rows in
+    // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
+    const k = this.heap.k, inF = this.inF, int8 = this.format === 'int8';
+    const mark = this.heap.mark();
+    const rowBytes = 2 * ((inF + 1) & ~1);
+    const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(rows * (rowBytes + 4));
+    const xs = xq + rows * rowBytes, partial = this.scratch + 4 * rowBytes + 16;
+    if (int8) k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
     for (let i = 0; i < C; i++) {
       const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
       const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
-      if (this.format === 'f32') chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
-      else if (!dot) chunks.push({ call: ['linear_i8', x, ldx, w, yc, ldy, rows, inF, n, acc, this.scratch], scratchArg: 9, scratchStride: this.scratchBytes });
-      else if (rows === 1) chunks.push({ call: ['gemv_i8_dot_1x8', xq, xs, w, yc, inF, n, acc] });
-      else chunks.push({ call: ['gemm_i8_dot_4x8', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
+      if (!int8) chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
+      else chunks.push({ call: ['linear_i8_rows', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
     }
     pool.run(chunks);
+    this.heap.release(mark);
   }
 }
 

@@ -1,0 +1,60 @@
+// Our own scaling: the Marian-size bench model with 1 thread and with N threads (default 2), both loaded in one
+// process and their samples interleaved (A, B, A, B: load drifts hit both alike), for the encoder (32 tokens)
+// and a 24-step 4-beam generate, f32 and int8. The issue-8 goal is N=2 >= 1.7x our 1-thread figures.
+// A benchmark, never part of `npm test`. Needs the models of `npm run bench` (bench/.models/).
+//   node --expose-gc dist/bench/threads.js [--threads N] [--samples S] [--json]
+import { cpus } from 'node:os';
+import { loadModel } from '../bindings/index.js';
+import type { Seq2SeqModel } from '../bindings/model/model.js';
+import { ensureModels, paths, readMeta } from './models.js';
+import { loadAverage, summarize, type Sample } from './stats.js';
+import { forcedOptions } from './ours_marian.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const N = opt('--threads', 2), samples = opt('--samples', 9), json = args.includes('--json');
+const STEPS = 24;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+ensureModels(log);
+const ids = readMeta().input_ids;
+
+interface Row { what: string; format: string; one: Sample; many: Sample; speedup: number }
+const rows: Row[] = [];
+for (const format of ['f32', 'int8'] as const) {
+  const quantize = format === 'int8' ? { quantize: 'int8' as const } : {};
+  log(`loading the model twice (${format}): threads 1 and ${N}`);
+  const one = await loadModel(paths.hf, { threads: 1, tokenizer: false, ...quantize });
+  const many = await loadModel(paths.hf, { threads: N, tokenizer: false, ...quantize });
+  if (many.threads !== N) throw new Error(`asked for ${N} threads, the model runs ${many.threads} (SharedArrayBuffer missing?)`);
+  const work: [string, (m: Seq2SeqModel) => Promise<unknown>][] = [
+    [`encoder, ${ids.length} tokens`, (m) => m.encode([ids])],
+    [`4-beam generate, ${STEPS} steps`, (m) => m.generate([ids], forcedOptions(STEPS, 4))],
+  ];
+  for (const [what, fn] of work) {
+    for (let w = 0; w < 3; w++) { await fn(one); await fn(many); } // warm-up: optimised wasm tier, pool spun up
+    const a: number[] = [], b: number[] = [];
+    for (let s = 0; s < samples; s++) {
+      gc();
+      for (const [m, into] of (s % 2 === 0 ? [[one, a], [many, b]] : [[many, b], [one, a]]) as [Seq2SeqModel, number[]][]) {
+        const t0 = performance.now();
+        await fn(m);
+        into.push(performance.now() - t0);
+      }
+    }
+    const r = { what, format, one: summarize(a), many: summarize(b), speedup: 0 };
+    r.speedup = r.one.median / r.many.median;
+    rows.push(r);
+    log(`  ${format} ${what}: 1 thread ${r.one.median.toFixed(1)} ms, ${N} threads ${r.many.median.toFixed(1)} ms -> ${r.speedup.toFixed(2)}x`);
+  }
+  one.dispose();
+  many.dispose();
+}
+
+if (json) console.log(JSON.stringify({ threads: N, cores: cpus().length, load: loadAverage(), rows }, null, 1));
+else {
+  const f = (s: Sample) => `${s.median.toFixed(1)} [${s.p10.toFixed(1)}..${s.p90.toFixed(1)}]`.padStart(22);
+  console.log(`wasm-seq2seq, 1 thread vs ${N} threads (same process, interleaved; ${cpus().length} cores, load ${loadAverage()}); ms median [p10..p90]`);
+  for (const r of rows) console.log(`${`${r.format} ${r.what}`.padEnd(34)} ${f(r.one)} ${f(r.many)}   ${r.speedup.toFixed(2)}x`);
+}
