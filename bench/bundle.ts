@@ -60,7 +60,12 @@ export function bundleSizes(log: (s: string) => void): { rows: BundleRow[]; ortV
     ...walk(join(ROOT, 'dist', 'bindings'), (f) => f.endsWith('.js') && existsSync(join(ROOT, relative(join(ROOT, 'dist'), f)).replace(/\.js$/, '.ts'))).map(size),
     size(join(ROOT, 'dist', 'build', 'kernels.wasm')),
   ];
+  const web = (f: string) => join(ROOT, 'dist', 'web', f);
   const rows = [
+    // what a page or worker downloads: the minified web build (npm run build:bundle) and the kernels it fetches
+    ...(existsSync(web('wasm-seq2seq.min.js'))
+      ? [row('wasm-seq2seq', `'wasm-seq2seq/web/min' (browser/worker build): wasm-seq2seq.min.js + kernels.wasm`, [size(web('wasm-seq2seq.min.js')), size(web('kernels.wasm'))])]
+      : []),
     row('wasm-seq2seq', 'dist/bindings/**/*.js + dist/build/kernels.wasm (no bundler: per-file; includes the CLI files)', ours),
     row('onnxruntime-web', `'onnxruntime-web/wasm' (wasm EP only): ort.wasm.bundle.min.mjs + ort-wasm-simd-threaded.wasm`,
       [od('ort.wasm.bundle.min.mjs'), od('ort-wasm-simd-threaded.wasm')]),

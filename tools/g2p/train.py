@@ -3,6 +3,8 @@
 
     /usr/bin/python3 tools/g2p/train.py                # start, or resume from --ckpt-dir/last.pt
     /usr/bin/python3 tools/g2p/train.py --fresh        # ignore an existing checkpoint
+    /usr/bin/python3 tools/g2p/train.py --init-from /var/tmp/wasm-seq2seq-g2p/best.pt \
+        --ckpt-dir /var/tmp/wasm-seq2seq-g2p-2 --lr 7e-4 --warmup 200   # stage 2: a new schedule from stage 1's best
 
 Every --ckpt-minutes and at the end of every epoch the full training state (model, Adam, schedule step,
 epoch, position in the epoch, RNG states, history) is written atomically to --ckpt-dir/last.pt; a killed
@@ -13,6 +15,8 @@ and kept as --ckpt-dir/best.pt. When all epochs are done: beam-4 evaluation of t
 full test split (metrics.json) and the reference sample (reference_sample.json).
 Model/optimiser hyper-parameters are stored in the checkpoint and win over the command line on resume
 (except --epochs, --max-minutes, --threads, --ckpt-minutes).
+--init-from starts a new run (own schedule, fresh Adam, own --ckpt-dir) from another run's best.pt: the model's
+shape comes from that checkpoint, and its dev score is the one to beat before anything is exported.
 """
 import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before torch loads BLAS; torch threads: --threads
@@ -34,6 +38,7 @@ import marian  # noqa: E402
 import metrics  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHAPE_ARGS = ("d_model", "enc_layers", "dec_layers", "heads", "ffn", "activation", "max_pos", "seed")
 RESUMABLE_OVERRIDES = {"epochs", "max_minutes", "threads", "ckpt_minutes", "fresh", "ckpt_dir", "out", "dict",
                        "no_final_eval", "max_steps"}
 
@@ -44,6 +49,7 @@ def parse():
     ap.add_argument("--out", default=os.path.join(ROOT, "weights", "g2p-en"))
     ap.add_argument("--ckpt-dir", default="/var/tmp/wasm-seq2seq-g2p")
     ap.add_argument("--fresh", action="store_true", help="do not resume from ckpt-dir/last.pt")
+    ap.add_argument("--init-from", default="", help="a best.pt to start a new run (stage) from")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--d-model", type=int, default=160)
     ap.add_argument("--enc-layers", type=int, default=3)
@@ -172,6 +178,13 @@ def main():
                 print(f"[resume] keeping checkpoint's {k}={a.get(k)!r} (command line had {v!r})", flush=True)
     else:
         a = vars(args)
+    init = None
+    if ck is None and a.get("init_from"):
+        init = torch.load(a["init_from"])
+        for k in SHAPE_ARGS:
+            if a.get(k) != init["args"][k]:
+                print(f"[init] {k}={init['args'][k]!r} from {a['init_from']} (command line had {a.get(k)!r})", flush=True)
+                a[k] = init["args"][k]
 
     words = data.load_cmudict(a["dict"])
     sp = data.split(words)
@@ -192,6 +205,10 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a["lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=a["weight_decay"])
     steps_per_epoch = len(make_batches(train_pairs, a["batch_tokens"], random.Random(0)))
     state = {"epoch": 0, "batch_in_epoch": 0, "step": 0, "history": [], "best": None, "train_seconds": 0.0}
+    if init is not None:
+        model.load_state_dict(init["model"])
+        state["best"] = dict(init["row"], stage="init")  # export only what beats the starting point
+        print(f"[init] weights of {a['init_from']} (dev WER {init['row']['dev_wer']:.4f})", flush=True)
     if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
