@@ -26,7 +26,11 @@ export function packed_size_i8(n: i32, k: i32): i32 {
   return ((n + NR - 1) / NR) * (64 + padded_k(k) * NR);
 }
 
-/** Quantise W [n, k] f32 (+ bias [n] or 0) per output row and pack into panels at dst. */
+/**
+ * Quantise W [n, k] f32 (+ bias [n] or 0) per output row and pack into panels at dst. On the cold-start path
+ * (a Marian-size model quantises 74M weights at load), so the max and the divisions go 4 lanes at a time; the
+ * division and round-half-even are the scalar ones lane-wise, so the integers are the same.
+ */
 export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: usize): void {
   const panels = (n + NR - 1) / NR, kp = padded_k(k);
   for (let p = 0; p < panels; p++) {
@@ -37,19 +41,39 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
       let scale: f32 = 0;
       if (col < n) {
         const row = w + (<usize>col * <usize>k << 2);
-        let mx: f32 = 0;
-        for (let kk = 0; kk < k; kk++) mx = max(mx, abs(load<f32>(row + (<usize>kk << 2))));
-        scale = mx / 127;
-        if (scale > 0) {
-          for (let kk = 0; kk < k; kk++) {
-            const q: f32 = nearest<f32>(load<f32>(row + (<usize>kk << 2)) / scale); // round half to even, like torch.round
-            store<i8>(base + 64 + qoff(kk, c), <i8>max<f32>(-127, min<f32>(127, q)));
-          }
-        }
+        scale = row_absmax(row, k) / 127;
+        if (scale > 0) quantize_row_into_panel(row, k, scale, base + 64 + (<usize>c << 1));
       }
       store<f32>(base + (<usize>c << 2), col < n && bias != 0 ? load<f32>(bias + (<usize>col << 2)) : 0);
       store<f32>(base + 32 + (<usize>c << 2), scale);
     }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function row_absmax(row: usize, k: i32): f32 {
+  let mv = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= k; i += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(row + (<usize>i << 2))));
+  let mx: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (; i < k; i++) mx = max(mx, abs(load<f32>(row + (<usize>i << 2))));
+  return mx;
+}
+
+/** q = clamp(round-half-even(w / scale), -127, 127) for one row of W, stored at out + qoff(kk, 0) (one column). */
+// @ts-ignore: decorator
+@inline function quantize_row_into_panel(row: usize, k: i32, scale: f32, out: usize): void {
+  const sv = f32x4.splat(scale), lo = f32x4.splat(-127), hi = f32x4.splat(127);
+  let kk = 0;
+  for (; kk + 4 <= k; kk += 4) {
+    const q = i32x4.trunc_sat_f32x4_s(f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.div(v128.load(row + (<usize>kk << 2)), sv)))));
+    // k-pairs (kk, kk+1) and (kk+2, kk+3) of this column: two bytes each, 16 bytes apart
+    store<u16>(out + qoff(kk, 0), <u16>((i32x4.extract_lane(q, 0) & 0xff) | (i32x4.extract_lane(q, 1) & 0xff) << 8));
+    store<u16>(out + qoff(kk + 2, 0), <u16>((i32x4.extract_lane(q, 2) & 0xff) | (i32x4.extract_lane(q, 3) & 0xff) << 8));
+  }
+  for (; kk < k; kk++) {
+    const q: f32 = nearest<f32>(load<f32>(row + (<usize>kk << 2)) / scale); // round half to even, like torch.round
+    store<i8>(out + qoff(kk, 0), <i8>max<f32>(-127, min<f32>(127, q)));
   }
 }
 
