@@ -8,10 +8,13 @@ export const PHONEMIZE_HELP = `usage: wasm-seq2seq phonemize [options] [TEXT...]
        echo "some text" | wasm-seq2seq phonemize [options]
 
 English spelling → ARPAbet phonemes (with stress digits), one line per word:  word  PH ON EH M Z
+Words in the CMU Pronouncing Dictionary get its primary pronunciation; other words go through the model.
 Numbers are spelled out ("1984" → nineteen eighty four, "3.5%" → three point five percent), accents stripped,
 punctuation not pronounced; tokens with nothing pronounceable (other scripts, emoji) print "?".
 
-  --json             one JSON object per input line: {"text": ..., "words": [{"text","word","phonemes"}]}
+  --json             one JSON object per input line: {"text": ..., "words": [{"text","word","phonemes","source"}]}
+                     (source: "lexicon", "model" or "none")
+  --no-lexicon       the model alone, also for dictionary words (how its WER is measured)
   --line             one line per input line: word/PH-ON-EH-M-Z ...
   --num-beams N      beam width (default 4, from the model's generation_config.json; 1 = greedy)
   --model DIR        another G2P model folder (default: the shipped weights/g2p-en)
@@ -19,7 +22,7 @@ punctuation not pronounced; tokens with nothing pronounceable (other scripts, em
 
 const OPTIONS = {
   json: { type: 'boolean' }, line: { type: 'boolean' }, 'num-beams': { type: 'string' }, model: { type: 'string' },
-  progress: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  progress: { type: 'boolean' }, 'no-lexicon': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function readStdin(): Promise<string> {
@@ -50,7 +53,7 @@ export async function phonemizeCommand(argv: string[]): Promise<number> {
   if (fromStdin && process.stdin.isTTY) throw new InputError(`no text given\n\n${PHONEMIZE_HELP}`);
   const lines = fromStdin ? (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '') : [positionals.join(' ')];
 
-  const g2p = await Phonemizer.load(values.model);
+  const g2p = await Phonemizer.load(values.model, { lexicon: values['no-lexicon'] !== true });
   // Pronounce every distinct word of the whole input first (batched, with progress), then print per line.
   const { textToWords } = await import('../g2p/text.js');
   const allWords = lines.flatMap((l) => textToWords(l).map((w) => w.word));

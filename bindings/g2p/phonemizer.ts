@@ -1,5 +1,8 @@
 // Grapheme-to-phoneme on top of any Marian-architecture G2P checkpoint with a wasm-seq2seq g2p vocab.json
-// (weights/g2p-en is the shipped English one): text → words → character ids → beam search → ARPAbet.
+// (weights/g2p-en is the shipped English one): text → words → lexicon, else character ids → beam search → ARPAbet.
+// The optional lexicon.tsv.gz beside the model (gzip of `word<TAB>PRON[|ALT...]` lines; the shipped one is all of
+// CMUdict, tools/g2p/make_lexicon.py) answers dictionary words with the dictionary's primary pronunciation, as G2P
+// front ends do; the model handles the rest (names, new words, typos).
 import { ConfigError, InputError, SourceError } from '../errors.js';
 import { loadModel, type LoadModelOptions, type Seq2SeqModel } from '../model/model.js';
 import { toModelSource, type SourceInput } from '../weights/source.js';
@@ -20,6 +23,13 @@ export interface PhonemizedWord {
   word: string;
   /** ARPAbet phonemes with stress digits; empty for an unpronounceable token. */
   phonemes: string[];
+  /** Where the phonemes came from: the lexicon, the model, or nowhere (nothing pronounceable). */
+  source: 'lexicon' | 'model' | 'none';
+}
+
+export interface PhonemizerLoadOptions extends LoadModelOptions {
+  /** Look words up in the model folder's lexicon.tsv.gz first (default true; false = the model alone). */
+  lexicon?: boolean;
 }
 
 export interface PhonemizeOptions {
@@ -47,12 +57,14 @@ export class Phonemizer {
   private readonly cache = new Map<string, string[]>();
   private readonly idToPhoneme: string[];
 
-  private constructor(readonly model: Seq2SeqModel, readonly vocab: G2PVocab) {
+  private constructor(readonly model: Seq2SeqModel, readonly vocab: G2PVocab,
+    /** word → its lexicon line's pronunciations, unsplit ("PH ON ES|ALT ..."); null without a lexicon */
+    private readonly lexicon: ReadonlyMap<string, string> | null) {
     this.idToPhoneme = [];
     for (const [p, id] of Object.entries(vocab.target.tokens)) this.idToPhoneme[id] = p;
   }
 
-  static async load(source?: SourceInput, options: LoadModelOptions = {}): Promise<Phonemizer> {
+  static async load(source?: SourceInput, options: PhonemizerLoadOptions = {}): Promise<Phonemizer> {
     const src = source ?? (await defaultG2PModelDir());
     const bytes = await toModelSource(src).read('vocab.json', { signal: options.signal });
     let vocab: G2PVocab;
@@ -64,11 +76,31 @@ export class Phonemizer {
     if (!vocab?.format?.startsWith('wasm-seq2seq/g2p-vocab@') || !vocab.source?.tokens || !vocab.target?.tokens) {
       throw new ConfigError(`vocab.json is not a wasm-seq2seq g2p vocabulary (format ${String(vocab?.format)})`);
     }
-    const model = await loadModel(src, options);
+    const { lexicon: useLexicon = true, ...modelOptions } = options;
+    const lexicon = useLexicon ? await loadLexicon(src, options.signal) : null;
+    const model = await loadModel(src, modelOptions);
     if (vocab.tokens.length !== model.config.vocab_size) {
       throw new ConfigError(`vocab.json has ${vocab.tokens.length} tokens but the model's vocab_size is ${model.config.vocab_size}`);
     }
-    return new Phonemizer(model, vocab);
+    return new Phonemizer(model, vocab, lexicon);
+  }
+
+  /** How a word is pronounced: 'lexicon' when the lexicon has it, else 'model' ('none' for ''). */
+  sourceOf(word: string): PhonemizedWord['source'] {
+    return !word ? 'none' : this.lexicon?.has(word) ? 'lexicon' : 'model';
+  }
+
+  /** The lexicon's pronunciations of a (normalised, lower-case) word, primary first; undefined if it has none. */
+  lookup(word: string): string[][] | undefined {
+    const line = this.lexicon?.get(word);
+    if (line === undefined) return undefined;
+    const prons = line.split('|').map((p) => p.trim().split(/\s+/));
+    for (const p of prons) {
+      const bad = p.find((ph) => !(ph in this.vocab.target.tokens));
+      // checked here, not at load: parsing 126k lines stays a Map build (the CLI starts faster)
+      if (bad !== undefined) throw new ConfigError(`lexicon.tsv.gz: "${word}" has "${bad}", which is not a phoneme of this model's vocab.json`);
+    }
+    return prons;
   }
 
   /** Source ids for one word, lower-cased as the vocabulary says (characters outside it → unk). */
@@ -80,7 +112,11 @@ export class Phonemizer {
 
   /** Pronounce distinct words (results cached per phonemizer: a long text repeats most of its words). */
   async phonemizeWords(words: string[], options: PhonemizeOptions = {}): Promise<string[][]> {
-    // distinct uncached words, sorted by length so each batch pads little
+    // distinct uncached words: the lexicon's straight away, the rest sorted by length so each batch pads little
+    for (const w of words) {
+      const known = w && !this.cache.has(w) ? this.lookup(w) : undefined;
+      if (known) this.cache.set(w, known[0]);
+    }
     const todo = [...new Set(words.filter((w) => w && !this.cache.has(w)))].sort((a, b) => a.length - b.length);
     const batch = options.batchSize ?? 64;
     if (!Number.isInteger(batch) || batch < 1) throw new InputError(`batchSize must be a positive integer, got ${batch}`);
@@ -108,6 +144,34 @@ export class Phonemizer {
   async phonemize(text: string, options: PhonemizeOptions = {}): Promise<PhonemizedWord[]> {
     const words = textToWords(text);
     const phones = await this.phonemizeWords(words.map((w) => w.word), options);
-    return words.map((w, i) => ({ text: w.text, word: w.word, phonemes: phones[i] }));
+    return words.map((w, i) => ({ text: w.text, word: w.word, phonemes: phones[i], source: this.sourceOf(w.word) }));
   }
+}
+
+/** lexicon.tsv.gz of a model folder/URL, or null when it has none. */
+async function loadLexicon(src: SourceInput, signal?: AbortSignal): Promise<Map<string, string> | null> {
+  const gz = await toModelSource(src).read('lexicon.tsv.gz', { optional: true, signal });
+  if (!gz) return null;
+  let text: string;
+  try {
+    // DecompressionStream: every target runtime has it (browsers, Node >= 18, Deno, workerd)
+    const body = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    text = await new Response(body).text();
+  } catch (e) {
+    throw new ConfigError(`lexicon.tsv.gz of the G2P model is not a readable gzip file: ${(e as Error).message}`);
+  }
+  const map = new Map<string, string>();
+  let start = 0, n = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    n++;
+    if (end > start) {
+      const tab = text.indexOf('\t', start);
+      if (tab <= start || tab >= end - 1) throw new ConfigError(`lexicon.tsv.gz line ${n} is not "word<TAB>PH ON ES[|...]": ${JSON.stringify(text.slice(start, Math.min(end, start + 80)))}`);
+      map.set(text.slice(start, tab), text.slice(tab + 1, end));
+    }
+    start = end + 1;
+  }
+  return map;
 }

@@ -1,5 +1,6 @@
 // The README's main command, as a user runs it: `wasm-seq2seq phonemize ...` on held-out CMUdict words
-// (weights/g2p-en/test.tsv, never trained on), checked against the dictionary's pronunciations.
+// (weights/g2p-en/test.tsv, never trained on), checked against the dictionary's pronunciations: the model alone
+// (--no-lexicon), and with the shipped lexicon (which has every CMUdict word) in front of it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -28,9 +29,10 @@ function edits(a: string[], b: string[]): number {
 
 describe('wasm-seq2seq phonemize', () => {
   it('held-out dictionary words: valid ARPAbet, close to the dictionary', async () => {
-    const { stdout } = await run(process.execPath, [BIN, 'phonemize', '--json', ...dict.map((d) => d.word)], { timeout: 120_000 });
+    const { stdout } = await run(process.execPath, [BIN, 'phonemize', '--json', '--no-lexicon', ...dict.map((d) => d.word)], { timeout: 120_000 });
     const out = JSON.parse(stdout);
     expect(out.words.map((w: any) => w.word)).toEqual(dict.map((d) => d.word));
+    expect(new Set(out.words.map((w: any) => w.source))).toEqual(new Set(['model']));
     let wrong = 0, dist = 0, len = 0;
     out.words.forEach((w: any, i: number) => {
       for (const p of w.phonemes) expect(phonemes.has(p), `${p} is ARPAbet`).toBe(true);
@@ -42,6 +44,18 @@ describe('wasm-seq2seq phonemize', () => {
     // A working model: the shipped one is far better (see weights/README.md); a broken pipeline is far worse.
     expect(dist / len, 'phoneme error rate').toBeLessThan(0.3);
     expect(wrong / dict.length, 'word error rate').toBeLessThan(0.75);
+  });
+
+  it('with the lexicon: dictionary words get their primary pronunciation, other words the model', async () => {
+    const unknown = 'zorblaxian';
+    const { stdout } = await run(process.execPath, [BIN, 'phonemize', '--json', ...dict.map((d) => d.word), unknown], { timeout: 120_000 });
+    const out = JSON.parse(stdout).words;
+    dict.forEach((d, i) => {
+      expect(out[i].source).toBe('lexicon');
+      expect(out[i].phonemes, d.word).toEqual(d.prons[0]); // test.tsv lists the primary pronunciation first
+    });
+    expect(out.at(-1).source).toBe('model');
+    expect(out.at(-1).phonemes.length).toBeGreaterThan(3);
   });
 
   it('text handling, stdin, --line; unpronounceable tokens do not crash it', async () => {

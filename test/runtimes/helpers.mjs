@@ -45,7 +45,7 @@ export async function snapshotModel(src = join(ROOT, 'weights/g2p-en')) {
 export async function nodePhonemes(modelDir, texts) {
   const out = {};
   for (const text of texts) {
-    const p = await Phonemizer.load(modelDir);   // fresh: no word cache shared between texts
+    const p = await Phonemizer.load(modelDir, { lexicon: false });   // the model alone (runtimes get only its files); fresh cache per text
     out[text] = (await p.phonemize(text)).map((w) => ({ text: w.text, phonemes: w.phonemes }));
   }
   return out;
