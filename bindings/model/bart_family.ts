@@ -77,6 +77,14 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
     Linear.pack(heap, d, [{ w: big(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }], format),
     Linear.pack(heap, f, [{ w: big(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }], format), act);
 
+  // Output head [Vout, D] with final_logits_bias folded in as the GEMM bias. When tied to the (decoder)
+  // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
+  // Packed first: its unpacked copy (the largest tensor, 119 MB for Marian-size) is scratch that the layers'
+  // packed weights then reuse, instead of fresh memory on top of them (page faults, and a higher peak).
+  const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
+  const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
+  const lmHead = Linear.pack(heap, d, [{ w: big(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
+
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.encoder_layers; i++) {
     const p = `model.encoder.layers.${i}`;
@@ -97,11 +105,6 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
     });
   }
 
-  // Output head [Vout, D] with final_logits_bias folded in as the GEMM bias. When tied to the (decoder)
-  // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
-  const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
-  const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
-  const lmHead = Linear.pack(heap, d, [{ w: big(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
   const table = (name: string): Embedding => ({ kind: 'table', ptr: putFloats(heap, big(name)), rows: w.shape(name)[0] });
   // Embeddings stay f32: with an int8 head, a tied model keeps its own f32 table.
   const decEmbed: Embedding = cfg.tie_word_embeddings && format === 'f32' ? { kind: 'packed', linear: lmHead } : table(decName);

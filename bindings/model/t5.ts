@@ -78,6 +78,8 @@ export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: We
   const A = H * cfg.d_kv;
   const selfAttn = (p: string) => ({ qkv: lin([`${p}.SelfAttention.q`, `${p}.SelfAttention.k`, `${p}.SelfAttention.v`]), out: lin([`${p}.SelfAttention.o`], A) });
 
+  // packed first: its unpacked copy (the largest tensor) is then scratch the layers' packed weights reuse
+  const lmHead = Linear.pack(heap, d, [{ w: w.reader(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format);
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.num_layers; i++) {
     const p = `encoder.block.${i}.layer`;
@@ -93,7 +95,6 @@ export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: We
     });
   }
 
-  const lmHead = Linear.pack(heap, d, [{ w: w.reader(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format);
   const embed = cfg.tie_word_embeddings && format === 'f32'
     ? { kind: 'packed' as const, linear: lmHead }
     : { kind: 'table' as const, ptr: putFloats(heap, w.reader('shared')), rows: cfg.vocab_size };
