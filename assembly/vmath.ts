@@ -4,17 +4,10 @@
 // @ts-ignore: decorator
 @inline export const F32_MIN: f32 = -3.4028234663852886e38; // torch.finfo(float32).min: transformers' mask value
 
-// exp(x) for each lane. Cody-Waite range reduction x = n·ln2 + r, |r| <= ln2/2, then a degree-6
-// polynomial for e^r (Cephes expf coefficients) and 2^n built in the exponent bits.
-// Lanes below -87.3 flush to exactly 0 (true result is subnormal or 0), above 88.7 saturate to +inf.
+// exp of lanes already clamped to [-87.34, 88.72]: Cody-Waite range reduction x = n·ln2 + r, |r| <= ln2/2, a
+// degree-6 polynomial for e^r (Cephes expf coefficients), and 2^n built in the exponent bits.
 // @ts-ignore: decorator
-@inline export function exp_f32x4(x: v128): v128 {
-  const hi = f32x4.splat(88.7228391);
-  const lo = f32x4.splat(-87.3365448);
-  const underflow = f32x4.lt(x, lo);
-  const overflow = f32x4.gt(x, hi);
-  // pmin/pmax: one minps/maxps each, where min/max need ~6 instructions for their NaN and -0 rules (NaN is restored below)
-  let xc = f32x4.pmin(f32x4.pmax(x, lo), hi);
+@inline function exp_clamped_f32x4(xc: v128): v128 {
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
   // r = x - n*ln2 in two steps so r keeps full precision
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
@@ -25,44 +18,35 @@
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const r2 = f32x4.mul(r, r);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1.0));
-  // 2^n: n in [-126, 128]; split into two factors so n = 128 (x near 88.7) does not overflow the exponent.
-  const ni = i32x4.trunc_sat_f32x4_s(n);
-  const n1 = i32x4.shr_s(ni, 1);
-  const n2 = i32x4.sub(ni, n1);
-  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
-  let y = f32x4.mul(f32x4.mul(p, s1), s2);
-  y = v128.bitselect(f32x4.splat(0), y, underflow);
-  y = v128.bitselect(f32x4.splat(Infinity), y, overflow);
-  // NaN in -> NaN out (min/max above may have replaced it)
-  return v128.bitselect(x, y, f32x4.ne(x, x));
-}
-
-// exp(x) for x <= 0 (softmax after subtracting the row max): the same reduction and polynomial as exp_f32x4,
-// so the same results there, without the overflow and NaN lanes work (a NaN still comes out NaN: it flows
-// through the arithmetic). ~20 vector ops against ~30; a 4-beam Marian step runs it over 4 x 58101 logits.
-// @ts-ignore: decorator
-@inline export function exp_nonpos_f32x4(x: v128): v128 {
-  const lo = f32x4.splat(-87.3365448);
-  const xc = f32x4.pmax(x, lo);
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  // 2^n as two factors like exp_f32x4 (n >= -126 here, but the same rounding keeps results identical)
+  // 2^n: n in [-126, 128]; split into two factors so n = 128 (x near 88.7) does not overflow the exponent.
   const ni = i32x4.trunc_sat_f32x4_s(n);
   const n1 = i32x4.shr_s(ni, 1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, n1), i32x4.splat(127)), 23);
-  return v128.andnot(f32x4.mul(f32x4.mul(p, s1), s2), f32x4.lt(x, lo)); // below -87.3: exactly 0
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+// exp(x) for each lane. Lanes below -87.3 flush to exactly 0 (true result is subnormal or 0), above 88.7
+// saturate to +inf, NaN stays NaN. pmin/pmax clamp with one minps/maxps each, where min/max need ~6
+// instructions for their NaN and -0 rules (NaN is restored at the end).
+// @ts-ignore: decorator
+@inline export function exp_f32x4(x: v128): v128 {
+  const hi = f32x4.splat(88.7228391);
+  const lo = f32x4.splat(-87.3365448);
+  let y = exp_clamped_f32x4(f32x4.pmin(f32x4.pmax(x, lo), hi));
+  y = v128.bitselect(f32x4.splat(0), y, f32x4.lt(x, lo));
+  y = v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, hi));
+  return v128.bitselect(x, y, f32x4.ne(x, x));
+}
+
+// exp(x) for x <= 0 (softmax after subtracting the row max): the same results as exp_f32x4 there, without
+// the overflow and NaN lanes work (a NaN still comes out NaN: it flows through the arithmetic).
+// ~20 vector ops against ~30; a 4-beam Marian step runs it over 4 x 58101 logits.
+// @ts-ignore: decorator
+@inline export function exp_nonpos_f32x4(x: v128): v128 {
+  const lo = f32x4.splat(-87.3365448);
+  return v128.andnot(exp_clamped_f32x4(f32x4.pmax(x, lo)), f32x4.lt(x, lo)); // below -87.3: exactly 0
 }
 
 // x / (1 + exp(-z)) lane-wise: the shape of silu (z = x) and tanh-gelu (z = 2u).

@@ -58,14 +58,17 @@ function checkAbort(signal: AbortSignal | undefined): void {
 export function folderSource(dir: string | URL): ModelSource {
   const shown = String(dir);
   // Dynamic imports so that a browser bundle of this module does not pull in Node built-ins.
-  const locate = async (file: string) => {
+  const nodeOnly = async <T>(load: () => Promise<T>): Promise<T> => {
     try {
-      const base = typeof dir === 'string' ? dir : (await import('node:url')).fileURLToPath(dir);
-      return { base, path: `${base.replace(/[\\/]+$/, '') || base}/${file}` };
+      return await load();
     } catch (e) {
       throw new SourceError(`reading folder ${shown} needs Node.js file access (${errMessage(e)}); ` +
         'pass a URL or in-memory files instead', { cause: e });
     }
+  };
+  const locate = async (file: string) => {
+    const base = typeof dir === 'string' ? dir : await nodeOnly(async () => (await import('node:url')).fileURLToPath(dir));
+    return { base, path: `${base.replace(/[\\/]+$/, '') || base}/${file}` };
   };
   /** Maps a failed open to the error users should see; undefined when the file is absent and optional. */
   const openFailed = async (e: unknown, file: string, base: string, path: string, optional?: boolean) => {
@@ -80,12 +83,7 @@ export function folderSource(dir: string | URL): ModelSource {
     description: `folder ${shown}`,
     async read(file, opts = {}) {
       const { base, path } = await locate(file);
-      let fs: typeof import('node:fs/promises');
-      try {
-        fs = await import('node:fs/promises');
-      } catch (e) {
-        throw new SourceError(`reading folder ${shown} needs Node.js file access (${errMessage(e)})`, { cause: e });
-      }
+      const fs = await nodeOnly(() => import('node:fs/promises'));
       let handle: import('node:fs/promises').FileHandle;
       try {
         handle = await fs.open(path, 'r');
@@ -119,12 +117,7 @@ export function folderSource(dir: string | URL): ModelSource {
     // each: for a Marian-size model that was ~0.4 s of a 0.9 s load, and the file's bytes twice in memory.
     async openTensors(file, opts = {}) {
       const { base, path } = await locate(file);
-      let fs: typeof import('node:fs');
-      try {
-        fs = await import('node:fs');
-      } catch (e) {
-        throw new SourceError(`reading folder ${shown} needs Node.js file access (${errMessage(e)})`, { cause: e });
-      }
+      const fs = await nodeOnly(() => import('node:fs'));
       let fd: number;
       try {
         fd = fs.openSync(path, 'r');
