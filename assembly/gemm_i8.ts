@@ -50,6 +50,7 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
   }
 }
 
+/** max |row[i]| (NaN if the row holds one: the row then quantises to zeros, as its scale is not > 0). */
 // @ts-ignore: decorator
 @inline function row_absmax(row: usize, k: i32): f32 {
   let mv = f32x4.splat(0);
@@ -85,17 +86,12 @@ export function quantize_rows_i16(x: usize, lda: i32, m: i32, k: i32, xq: usize,
   const kp = padded_k(k);
   for (let r = 0; r < m; r++) {
     const row = x + (<usize>(r * lda) << 2), out = xq + (<usize>(r * kp) << 1);
-    let mv = f32x4.splat(0);
-    let i = 0;
-    for (; i + 4 <= k; i += 4) mv = f32x4.pmax(mv, f32x4.abs(v128.load(row + (<usize>i << 2))));
-    let mx: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-    for (; i < k; i++) mx = max(mx, abs(load<f32>(row + (<usize>i << 2))));
-    const scale: f32 = mx / 32767;
+    const scale: f32 = row_absmax(row, k) / 32767;
     store<f32>(xs + (<usize>r << 2), scale);
     if (scale > 0) {
       // x / scale rounded half to even, as the scalar tail: |x / scale| <= 32767, so the i32 -> i16 narrowing never saturates
       const sv = f32x4.splat(scale);
-      i = 0;
+      let i = 0;
       for (; i + 8 <= k; i += 8) {
         const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2)), sv)));
         const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2), 16), sv)));

@@ -12,33 +12,28 @@
 export function topk_rows_f32(x: usize, rows: i32, n: i32, addend: usize, k: i32, outScore: usize, outIndex: usize): i32 {
   if (k <= 0) return 0;
   let size = 0;
-  let threshold: f32 = -Infinity; // while fewer than k are kept, anything but NaN enters (-inf too)
   for (let r = 0; r < rows; r++) {
     const row = x + (<usize>r * <usize>n << 2);
     const add = load<f32>(addend + (<usize>r << 2));
     const addv = f32x4.splat(add);
     let v = 0;
     for (; v + 4 <= n; v += 4) {
+      // while fewer than k are kept, anything but NaN enters (-inf too); after that only a better score
       const s = f32x4.add(v128.load(row + (<usize>v << 2)), addv);
-      const hit = size < k ? f32x4.ge(s, f32x4.splat(threshold)) : f32x4.gt(s, f32x4.splat(threshold));
+      const hit = size < k ? f32x4.eq(s, s) : f32x4.gt(s, f32x4.splat(load<f32>(outScore + (<usize>(k - 1) << 2))));
       if (!v128.any_true(hit)) continue;
-      for (let l = 0; l < 4; l++) {
-        const sc = load<f32>(row + (<usize>(v + l) << 2)) + add;
-        if (size < k ? sc >= threshold : sc > threshold) {
-          size = insert(sc, r * n + v + l, size, k, outScore, outIndex);
-          threshold = size < k ? -Infinity : load<f32>(outScore + (<usize>(k - 1) << 2));
-        }
-      }
+      for (let l = 0; l < 4; l++) size = offer(load<f32>(row + (<usize>(v + l) << 2)) + add, r * n + v + l, size, k, outScore, outIndex);
     }
-    for (; v < n; v++) {
-      const sc = load<f32>(row + (<usize>v << 2)) + add;
-      if (size < k ? sc >= threshold : sc > threshold) {
-        size = insert(sc, r * n + v, size, k, outScore, outIndex);
-        threshold = size < k ? -Infinity : load<f32>(outScore + (<usize>(k - 1) << 2));
-      }
-    }
+    for (; v < n; v++) size = offer(load<f32>(row + (<usize>v << 2)) + add, r * n + v, size, k, outScore, outIndex);
   }
   return size;
+}
+
+/** Keeps `sc` if it ranks among the k best so far (NaN never does); returns the new count kept. */
+// @ts-ignore: decorator
+@inline function offer(sc: f32, idx: i32, size: i32, k: i32, outScore: usize, outIndex: usize): i32 {
+  if (size < k ? sc != sc : !(sc > load<f32>(outScore + (<usize>(k - 1) << 2)))) return size;
+  return insert(sc, idx, size, k, outScore, outIndex);
 }
 
 /** Insert into the sorted kept list (best first; equal scores keep arrival = index order); drops the k+1-th. */

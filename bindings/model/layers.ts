@@ -10,11 +10,16 @@ import type { FloatReader } from '../weights/safetensors.js';
 /** Weights as floats in hand, or read on demand straight into wasm memory (no JS copy of a large tensor). */
 export type Floats = Float32Array | FloatReader;
 
+/** Write `src` into wasm memory at float index `at` (a reader goes from the file straight there). */
+function writeFloats(heap: Heap, src: Floats, at: number): void {
+  if (src instanceof Float32Array) heap.f32().set(src, at);
+  else src.into(heap.f32().subarray(at, at + src.length));
+}
+
 /** Copy `src` into fresh wasm memory; returns the pointer. */
 export function putFloats(heap: Heap, src: Floats): number {
   const ptr = heap.alloc(src.length * 4);
-  if (src instanceof Float32Array) heap.f32().set(src, ptr >>> 2);
-  else src.into(heap.f32().subarray(ptr >>> 2, (ptr >>> 2) + src.length));
+  writeFloats(heap, src, ptr >>> 2);
   return ptr;
 }
 
@@ -60,9 +65,7 @@ export class Linear {
     let row = 0;
     for (const p of parts) {
       const rows = p.w.length / inF;
-      const at = (w >>> 2) + row * inF;
-      if (p.w instanceof Float32Array) heap.f32().set(p.w, at);
-      else p.w.into(heap.f32().subarray(at, at + p.w.length)); // file -> wasm memory, no JS array between
+      writeFloats(heap, p.w, (w >>> 2) + row * inF);
       if (p.b) heap.f32().set(p.b, (b >>> 2) + row);
       else heap.f32().fill(0, (b >>> 2) + row, (b >>> 2) + row + rows);
       row += rows;

@@ -33,6 +33,13 @@ export function dequantizingStore(store: TensorStore): TensorStore {
   }
   if (problems.length) throw new WeightsError(`int8 weights are malformed:\n  ${problems.join('\n  ')}`);
   const scales = new Set(quantized.map((n) => n + SCALE_SUFFIX));
+  const f32Into = (name: string, dst: Float32Array): void => {
+    if (scales.has(name)) throw new WeightsError(`no tensor named "${name}" in the weights`);
+    if (store.info(name).dtype !== 'I8') return readF32Into(store, name, dst);
+    const [rows, cols] = store.info(name).shape;
+    if (dst.length !== rows * cols) throw new WeightsError(`tensor "${name}" has ${rows * cols} values, the destination ${dst.length}`);
+    dequantizeRows(store.raw(name), store.f32(name + SCALE_SUFFIX), rows, cols, dst);
+  };
   return {
     names: store.names.filter((n) => !scales.has(n)),
     int8Tensors: quantized.length,
@@ -48,21 +55,17 @@ export function dequantizingStore(store: TensorStore): TensorStore {
       if (scales.has(name)) throw new WeightsError(`no tensor named "${name}" in the weights`);
       if (store.info(name).dtype !== 'I8') return store.f32(name);   // the scales' names are hidden above
       const [rows, cols] = store.info(name).shape;
-      return dequantizeRows(store.raw(name), store.f32(name + SCALE_SUFFIX), rows, cols);
+      const out = new Float32Array(rows * cols);
+      f32Into(name, out);
+      return out;
     },
-    f32Into(name, dst) {
-      if (scales.has(name)) throw new WeightsError(`no tensor named "${name}" in the weights`);
-      if (store.info(name).dtype !== 'I8') return readF32Into(store, name, dst);
-      const [rows, cols] = store.info(name).shape;
-      if (dst.length !== rows * cols) throw new WeightsError(`tensor "${name}" has ${rows * cols} values, the destination ${dst.length}`);
-      dequantizeRows(store.raw(name), store.f32(name + SCALE_SUFFIX), rows, cols, dst);
-    },
+    f32Into,
     close: () => store.close?.(),
   };
 }
 
 /** w[r][c] = q[r][c] · scale[r], rounded to f32 as the wasm kernels round it. */
-export function dequantizeRows(q: Uint8Array, scale: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
+export function dequantizeRows(q: Uint8Array, scale: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
   const qi = new Int8Array(q.buffer, q.byteOffset, q.byteLength);
   for (let r = 0; r < rows; r++) {
     const s = scale[r];
