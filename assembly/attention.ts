@@ -12,7 +12,7 @@
 //   bias     f32 [heads, tq, tk] added before masking (T5 relative positions; 0 pointer = none)
 // q is scaled before the dot product, the order transformers uses (q_proj(x) * scaling).
 // scratch: (hd + tk) floats.
-import { F32_MIN, hsum_f32x4 } from './vmath';
+import { F32_MIN, hsum_f32x4, madd_f32x4 } from './vmath';
 import { softmax_row } from './softmax';
 
 // @ts-ignore: decorator
@@ -20,8 +20,8 @@ import { softmax_row } from './softmax';
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + (<usize>i << 2)), v128.load(b + (<usize>i << 2))));
-    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + (<usize>i << 2), 16), v128.load(b + (<usize>i << 2), 16)));
+    s0 = madd_f32x4(v128.load(a + (<usize>i << 2)), v128.load(b + (<usize>i << 2)), s0);
+    s1 = madd_f32x4(v128.load(a + (<usize>i << 2), 16), v128.load(b + (<usize>i << 2), 16), s1);
   }
   let s = hsum_f32x4(f32x4.add(s0, s1));
   for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
@@ -34,7 +34,7 @@ import { softmax_row } from './softmax';
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(av, v128.load(x + o))));
+    v128.store(y + o, madd_f32x4(av, v128.load(x + o), v128.load(y + o)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

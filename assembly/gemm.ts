@@ -9,6 +9,8 @@
 // Every kernel writes C rows with stride ldc (so K/V projections can land straight in a KV cache) and can
 // add into C instead of overwriting it (accumulate = 1: fuses the residual add into the projection).
 
+import { madd_f32x4 } from './vmath';
+
 // @ts-ignore: decorator
 @inline const NR: i32 = 8;
 
@@ -114,17 +116,17 @@ function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
     const w0 = v128.load(w);
     const w1 = v128.load(w, 16);
     let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, w0));
-    c01 = f32x4.add(c01, f32x4.mul(x, w1));
+    c00 = madd_f32x4(x, w0, c00);
+    c01 = madd_f32x4(x, w1, c01);
     x = v128.load32_splat(a1);
-    c10 = f32x4.add(c10, f32x4.mul(x, w0));
-    c11 = f32x4.add(c11, f32x4.mul(x, w1));
+    c10 = madd_f32x4(x, w0, c10);
+    c11 = madd_f32x4(x, w1, c11);
     x = v128.load32_splat(a2);
-    c20 = f32x4.add(c20, f32x4.mul(x, w0));
-    c21 = f32x4.add(c21, f32x4.mul(x, w1));
+    c20 = madd_f32x4(x, w0, c20);
+    c21 = madd_f32x4(x, w1, c21);
     x = v128.load32_splat(a3);
-    c30 = f32x4.add(c30, f32x4.mul(x, w0));
-    c31 = f32x4.add(c31, f32x4.mul(x, w1));
+    c30 = madd_f32x4(x, w0, c30);
+    c31 = madd_f32x4(x, w1, c31);
     a0 += 4; a1 += 4; a2 += 4; a3 += 4;
     w += NR << 2;
   }
@@ -145,16 +147,16 @@ function pack_panel_tail(w: usize, c0: i32, n: i32, k: i32, out: usize): void {
   for (; kk + 2 <= k; kk += 2) {
     const x0 = v128.load32_splat(a + (<usize>kk << 2));
     const x1 = v128.load32_splat(a + (<usize>kk << 2), 4);
-    s0 = f32x4.add(s0, f32x4.mul(x0, v128.load(w)));
-    s1 = f32x4.add(s1, f32x4.mul(x0, v128.load(w, 16)));
-    t0 = f32x4.add(t0, f32x4.mul(x1, v128.load(w, 32)));
-    t1 = f32x4.add(t1, f32x4.mul(x1, v128.load(w, 48)));
+    s0 = madd_f32x4(x0, v128.load(w), s0);
+    s1 = madd_f32x4(x0, v128.load(w, 16), s1);
+    t0 = madd_f32x4(x1, v128.load(w, 32), t0);
+    t1 = madd_f32x4(x1, v128.load(w, 48), t1);
     w += NR << 3;
   }
   if (kk < k) {
     const x0 = v128.load32_splat(a + (<usize>kk << 2));
-    s0 = f32x4.add(s0, f32x4.mul(x0, v128.load(w)));
-    s1 = f32x4.add(s1, f32x4.mul(x0, v128.load(w, 16)));
+    s0 = madd_f32x4(x0, v128.load(w), s0);
+    s1 = madd_f32x4(x0, v128.load(w, 16), s1);
   }
   store_row(c, f32x4.add(s0, t0), f32x4.add(s1, t1), nr, accumulate);
 }
@@ -204,12 +206,12 @@ export function gemv_f32_1x24(a: usize, packed: usize, c: usize, k: i32, n: i32,
     const end = a + (<usize>k << 2);
     while (ap < end) {
       const x = v128.load32_splat(ap);
-      s00 = f32x4.add(s00, f32x4.mul(x, v128.load(w0 + off)));
-      s01 = f32x4.add(s01, f32x4.mul(x, v128.load(w0 + off, 16)));
-      s10 = f32x4.add(s10, f32x4.mul(x, v128.load(w1 + off)));
-      s11 = f32x4.add(s11, f32x4.mul(x, v128.load(w1 + off, 16)));
-      s20 = f32x4.add(s20, f32x4.mul(x, v128.load(w2 + off)));
-      s21 = f32x4.add(s21, f32x4.mul(x, v128.load(w2 + off, 16)));
+      s00 = madd_f32x4(x, v128.load(w0 + off), s00);
+      s01 = madd_f32x4(x, v128.load(w0 + off, 16), s01);
+      s10 = madd_f32x4(x, v128.load(w1 + off), s10);
+      s11 = madd_f32x4(x, v128.load(w1 + off, 16), s11);
+      s20 = madd_f32x4(x, v128.load(w2 + off), s20);
+      s21 = madd_f32x4(x, v128.load(w2 + off, 16), s21);
       off += NR << 2;
       ap += 4;
     }

@@ -1,6 +1,6 @@
 // `npm run bench`: wasm-seq2seq against onnxruntime-web (wasm backend, 1 thread, SIMD) on a Marian-size model
 // (opus-mt-en-de's shape, random weights), one table side by side. A benchmark, never part of `npm test`.
-//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--ort-int8] [--threads N] [--webgpu]
+//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--ort-int8] [--threads N] [--relaxed-simd] [--webgpu]
 // Order: make the models if missing (tools/bench/make_marian.py) -> check both runtimes give the same logits
 // -> encoder / greedy / 4-beam decode (both loaded in one process, samples interleaved so load drifts hit
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
@@ -35,6 +35,12 @@ const threadsArg = args.indexOf('--threads');
 const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : 1;
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads needs a positive integer, got ${args[threadsArg + 1]}`);
 process.env.WASM_SEQ2SEQ_BENCH_THREADS = String(threads);
+// --relaxed-simd: our relaxed-SIMD kernels (fused multiply-add), as Chrome 114+ and Node 22+ run by default; on
+// Node 20 every part runs with V8's --experimental-wasm-relaxed-simd (onnxruntime-web 1.30 ships no relaxed build)
+const relaxed = args.includes('--relaxed-simd');
+process.env.WASM_SEQ2SEQ_BENCH_SIMD = relaxed ? 'relaxed' : 'baseline';
+const nodeFlags = relaxed && Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+const simdNote = relaxed ? ' (relaxed SIMD kernels)' : '';
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const PARTS = join(ROOT, 'dist', 'bench', 'parts.js');
@@ -48,7 +54,7 @@ const isNoisy = (n: Noise | undefined) => !!n && ((n.others ?? 0) >= NOISY_OTHER
 
 function runPart<T>(partArgs: string[], flags: string[] = ['--expose-gc']): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, PARTS, ...partArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeFlags, ...flags, PARTS, ...partArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('error', reject);
@@ -62,7 +68,7 @@ function runPart<T>(partArgs: string[], flags: string[] = ['--expose-gc']): Prom
 
 // --- run ----------------------------------------------------------------------------------------------
 
-log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${threads > 1 ? ` (${threads} threads both)` : ''} vs onnxruntime-web${ortInt8 ? ' (int8, dynamic quantization)' : ''}${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
+log(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${simdNote}${threads > 1 ? ` (${threads} threads both)` : ''} vs onnxruntime-web${ortInt8 ? ' (int8, dynamic quantization)' : ''}${quick ? ' (--quick: few samples, short idle waits)' : ''}`);
 ensureModels(log);
 if (ortInt8) ensureOrtInt8(log);
 const meta = readMeta();
@@ -144,7 +150,7 @@ const one = (x: number): Sample => ({ median: x, p10: x, p90: x, n: 1 });
 const sep = (title: string) => lines.push(`-- ${title} `.padEnd(W.reduce((a, b) => a + b, 0) + 36, '-'));
 
 const c = check;
-lines.push(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''} vs onnxruntime-web ${bundle.ortVersion}${ortInt8 ? ' (int8: MatMulInteger, dynamic quantization of the same graphs)' : ''} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
+lines.push(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${simdNote} vs onnxruntime-web ${bundle.ortVersion}${ortInt8 ? ' (int8: MatMulInteger, dynamic quantization of the same graphs)' : ''} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
 lines.push(`model: Marian d_model ${meta.d_model}, ${meta.layers}+${meta.layers} layers, ${meta.heads} heads, FFN 2048, vocab ${meta.vocab}, tied, swish (random weights, seed ${meta.seed});`);
 lines.push(`input: ${meta.input_ids.length} source tokens, batch 1; every decode runs exactly 64 steps (no eos)`);
 lines.push(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; measured 128-bit SIMD peak ${f(gemm.peakGflops)} GFLOP/s (1 thread)`);

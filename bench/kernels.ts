@@ -1,7 +1,8 @@
 // Kernel throughput: GFLOP/s of our packed GEMM/GEMV per shape, single thread, beside this CPU's measured
 // 128-bit SIMD peak. A benchmark, not a test. `--json` prints the same figures as one JSON object.
-//   node dist/bench/kernels.js [--json] [--samples N]
-import { loadKernels } from '../bindings/wasm.js';
+//   node [--experimental-wasm-relaxed-simd] dist/bench/kernels.js [--json] [--samples N] [--simd auto|baseline|relaxed]
+// (--simd: which kernel build; 'relaxed' needs the V8 flag on Node 20, default 'auto' = relaxed where the engine has it)
+import { defaultKernelsUrl, loadKernels, resolveSimd, type SimdLevel } from '../bindings/wasm.js';
 import { Heap } from '../bindings/arena.js';
 import { timeIt, loadAverage, waitForIdle, type Sample } from './stats.js';
 
@@ -13,8 +14,9 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const samples = Number(args[args.indexOf('--samples') + 1]) || 15;
 
-const k = await loadKernels();
-const heap = new Heap(k);
+const simd = resolveSimd((args.includes('--simd') ? args[args.indexOf('--simd') + 1] : 'auto') as SimdLevel);
+const k = await loadKernels(defaultKernelsUrl(simd, false));
+const heap = new Heap(k, null, simd);
 
 // Peak: 12 chains x (mul + add) x 4 lanes per iteration.
 const PROBE_ITERS = 2_000_000;
@@ -41,9 +43,9 @@ for (const [m, kk, n] of GEMM_SHAPES) {
 }
 
 if (json) {
-  console.log(JSON.stringify({ peakGflops: peak, threads: 1, rows }, null, 1));
+  console.log(JSON.stringify({ peakGflops: peak, simd, threads: 1, rows }, null, 1));
 } else {
-  console.log(`128-bit SIMD peak (measured, mul+add, 1 thread): ${peak.toFixed(1)} GFLOP/s   load avg ${loadAverage()}`);
+  console.log(`${simd} kernels; 128-bit SIMD peak (measured, ${simd === "relaxed" ? "fused multiply-add" : "mul+add"}, 1 thread): ${peak.toFixed(1)} GFLOP/s   load avg ${loadAverage()}`);
   console.log('   M     K      N  kernel          ms (median)   GFLOP/s  [p10..p90]      % peak');
   for (const r of rows) {
     console.log(`${String(r.m).padStart(4)} ${String(r.k).padStart(5)} ${String(r.n).padStart(6)}  ${r.kernel.padEnd(14)} ${r.ms.median.toFixed(4).padStart(11)}  ${r.gflops.toFixed(1).padStart(8)}  [${r.gflopsP10.toFixed(1)}..${r.gflopsP90.toFixed(1)}]  ${(100 * r.ofPeak).toFixed(0).padStart(6)}%${r.load !== null && r.load >= 1 ? `  (load ${r.load})` : ''}`);

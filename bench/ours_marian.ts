@@ -27,9 +27,12 @@ export interface OursGenerateResult {
 /** `WASM_SEQ2SEQ_BENCH_QUANTIZE=int8` (set by `compare.js --int8`) loads our model with int8 weights. */
 /** `WASM_SEQ2SEQ_BENCH_THREADS=N` (`compare.js --threads N`): our threads, and onnxruntime-web's (default 1 each). */
 export const benchThreads = () => Number(process.env.WASM_SEQ2SEQ_BENCH_THREADS ?? 1);
+/** `WASM_SEQ2SEQ_BENCH_SIMD=relaxed` (`compare.js --relaxed-simd`): our relaxed-SIMD kernels (default baseline). */
+export const benchSimd = () => (process.env.WASM_SEQ2SEQ_BENCH_SIMD === 'relaxed' ? 'relaxed' as const : 'baseline' as const);
 export const benchLoadOptions = () => ({
   ...(process.env.WASM_SEQ2SEQ_BENCH_QUANTIZE === 'int8' ? { quantize: 'int8' as const } : {}),
   threads: benchThreads(),
+  simd: benchSimd(),
 });
 
 export class OursMarian {

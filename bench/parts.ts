@@ -199,11 +199,12 @@ async function decode() {
 
 async function gemm() {
   const meta = readMeta();
-  const { loadKernels } = await import('../bindings/wasm.js');
+  const { defaultKernelsUrl, loadKernels, resolveSimd } = await import('../bindings/wasm.js');
   const { Heap } = await import('./../bindings/arena.js');
+  const { benchSimd } = await import('./ours_marian.js');
   const { importOrt, createSession } = await import('./ort_marian.js');
   const ort = await importOrt();
-  const k = await loadKernels();
+  const k = await loadKernels(defaultKernelsUrl(resolveSimd(benchSimd()), false));
   const heap = new Heap(k);
   const samples = quick ? 4 : 12;
   const idleWait = quick ? 1000 : 10_000;

@@ -35,9 +35,13 @@ export class Heap {
   private i32View: Int32Array;
   private u8View: Uint8Array;
 
-  constructor(k: KernelExports, pool: ThreadPool | null = null) {
+  /** Which kernel build runs: the shipped 'baseline' or 'relaxed' SIMD one, or a 'custom' wasm the caller passed. */
+  readonly simd: 'baseline' | 'relaxed' | 'custom';
+
+  constructor(k: KernelExports, pool: ThreadPool | null = null, simd: 'baseline' | 'relaxed' | 'custom' = 'custom') {
     this.k = k;
     this.pool = pool;
+    this.simd = simd;
     this.top = align(k.heap_base(), 64);
     this.high = this.top;
     this.f32View = new Float32Array(k.memory.buffer);

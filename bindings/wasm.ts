@@ -11,7 +11,7 @@
 //   bytes                   anywhere that allows compiling bytes
 //   file path / file: URL   Node, Deno
 //   (nothing)               the kernels.wasm shipped beside this file
-import { WasmLoadError } from './errors.js';
+import { InputError, UnsupportedError, WasmLoadError } from './errors.js';
 
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
@@ -91,6 +91,10 @@ export type WasmSource = WebAssembly.Module | URL | string | ArrayBuffer | Array
 export const DEFAULT_WASM_URL = new URL('../build/kernels.wasm', import.meta.url);
 /** The same kernels built for threads: memory imported (env.memory) and shared (build target release-mt). */
 export const DEFAULT_THREADED_WASM_URL = new URL('../build/kernels-mt.wasm', import.meta.url);
+/** Both again, built with relaxed SIMD (fused multiply-add in the matrix products and attention); chosen by
+ *  default where the engine validates relaxed SIMD (Chrome 114+, Edge, Node 22+, Deno), see `simd` option. */
+export const DEFAULT_RELAXED_WASM_URL = new URL('../build/kernels-relaxed.wasm', import.meta.url);
+export const DEFAULT_THREADED_RELAXED_WASM_URL = new URL('../build/kernels-mt-relaxed.wasm', import.meta.url);
 
 // A 1-function module using one v128 instruction: validates only where WebAssembly SIMD exists.
 const SIMD_PROBE = new Uint8Array([
@@ -99,6 +103,39 @@ const SIMD_PROBE = new Uint8Array([
 
 export function hasWasmSimd(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+// The same with one f32x4.relaxed_madd: validates only where relaxed SIMD is on (Node 20 needs
+// --experimental-wasm-relaxed-simd; Safari and Firefox do not have it by default).
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 133, 2, 11,
+]);
+
+export function hasRelaxedSimd(): boolean {
+  return hasWasmSimd() && WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
+
+/** Which kernel build: 'relaxed' (fused multiply-add; results differ from baseline in the last bits),
+ *  'baseline' (SIMD128 only, every SIMD engine), or 'auto' (relaxed where the engine has it). */
+export type SimdLevel = 'auto' | 'relaxed' | 'baseline';
+
+/** Resolve a `simd` option to the build this engine will run; 'relaxed' where it is missing is an error. */
+export function resolveSimd(simd: SimdLevel = 'auto'): 'relaxed' | 'baseline' {
+  if (simd === 'baseline') return 'baseline';
+  if (simd === 'auto') return hasRelaxedSimd() ? 'relaxed' : 'baseline';
+  if (simd !== 'relaxed') throw new InputError(`simd must be 'auto', 'relaxed' or 'baseline', got ${JSON.stringify(simd)}`);
+  if (!hasRelaxedSimd()) {
+    throw new UnsupportedError("simd: 'relaxed' but this engine has no WebAssembly relaxed SIMD (Chrome/Edge 114+, Node 22+, Deno; Node 20 with --experimental-wasm-relaxed-simd); use simd: 'auto' or 'baseline'");
+  }
+  return 'relaxed';
+}
+
+/** The shipped kernels for a build and thread mode. */
+export function defaultKernelsUrl(simd: 'relaxed' | 'baseline', threaded: boolean): URL {
+  if (simd === 'relaxed') return threaded ? DEFAULT_THREADED_RELAXED_WASM_URL : DEFAULT_RELAXED_WASM_URL;
+  return threaded ? DEFAULT_THREADED_WASM_URL : DEFAULT_WASM_URL;
 }
 
 function isUrlString(s: string): boolean {

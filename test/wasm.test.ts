@@ -4,9 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import binaryen from 'binaryen';
-import { DEFAULT_WASM_URL, KERNEL_FUNCTIONS, loadKernels } from '../bindings/wasm.js';
+import { DEFAULT_WASM_URL, DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL, KERNEL_FUNCTIONS, defaultKernelsUrl, hasRelaxedSimd, loadKernels, resolveSimd } from '../bindings/wasm.js';
 import { Heap } from '../bindings/arena.js';
-import { WasmLoadError, MemoryError } from '../bindings/errors.js';
+import { createHeap } from '../bindings/threads/setup.js';
+import { InputError, WasmLoadError, MemoryError, UnsupportedError } from '../bindings/errors.js';
 
 const wasmPath = new URL('../build/kernels.wasm', import.meta.url);
 const bytes = readFileSync(wasmPath);
@@ -43,6 +44,43 @@ describe('kernels.wasm is a SIMD build', () => {
   it('exports exactly what the TypeScript side declares', () => {
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
     expect(names).toEqual([...KERNEL_FUNCTIONS, 'memory', '_initialize'].sort());
+  });
+});
+
+describe('kernels-relaxed.wasm: the same kernels with fused multiply-add', () => {
+  const relaxed = readFileSync(DEFAULT_RELAXED_WASM_URL);
+  const mod = binaryen.readBinary(relaxed);
+  mod.setFeatures(binaryen.Features.All);
+  const text = mod.emitText();
+  it('uses relaxed_madd in place of mul + add', () => {
+    const count = (t: string, op: string) => t.split(op).length - 1;
+    expect(count(text, 'f32x4.relaxed_madd')).toBeGreaterThanOrEqual(20);
+    expect(count(mod.emitText(), 'f32x4.relaxed_madd')).toBe(count(text, 'f32x4.relaxed_madd'));
+    expect(readFileSync(DEFAULT_WASM_URL).toString('latin1')).not.toContain(String.fromCharCode(0xfd, 0x85, 0x02));
+  });
+  it('exports the same functions, and its threaded twin imports a shared memory', () => {
+    // (binaryen reads it even where this engine could not compile it)
+    const names = Array.from({ length: mod.getNumExports() }, (_, i) => binaryen.getExportInfo(mod.getExportByIndex(i)).name).sort();
+    expect(names).toEqual([...KERNEL_FUNCTIONS, 'memory', '_initialize'].sort());
+    const imports = binaryen.readBinary(readFileSync(DEFAULT_THREADED_RELAXED_WASM_URL));
+    imports.setFeatures(binaryen.Features.All);
+    expect(imports.emitText()).toMatch(/\(import "env" "memory" \(memory \S+ \d+ \d+ shared\)\)/);
+  });
+  it("'auto' picks it exactly where the engine validates relaxed SIMD; 'relaxed' elsewhere is a typed error", async () => {
+    expect(resolveSimd('auto')).toBe(hasRelaxedSimd() ? 'relaxed' : 'baseline');
+    expect(resolveSimd('baseline')).toBe('baseline');
+    expect(() => resolveSimd('fast' as never)).toThrow(InputError);
+    if (hasRelaxedSimd()) {
+      expect(resolveSimd('relaxed')).toBe('relaxed');
+      expect((await createHeap({ threads: 1 })).simd).toBe('relaxed');
+    } else {
+      expect(() => resolveSimd('relaxed')).toThrow(UnsupportedError);
+      await expect(createHeap({ threads: 1, simd: 'relaxed' })).rejects.toThrow(/relaxed SIMD/);
+      await expect(loadKernels(DEFAULT_RELAXED_WASM_URL)).rejects.toThrow(WasmLoadError);
+    }
+    expect((await createHeap({ threads: 1, simd: 'baseline' })).simd).toBe('baseline');
+    expect((await createHeap({ threads: 1, wasm: DEFAULT_WASM_URL })).simd).toBe('custom');
+    expect(defaultKernelsUrl('relaxed', true).href).toBe(DEFAULT_THREADED_RELAXED_WASM_URL.href);
   });
 });
 

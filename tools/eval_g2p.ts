@@ -27,6 +27,10 @@ export function scoreWord(pred: readonly string[], refs: readonly (readonly stri
   return { correct: refs.some((r) => r.length === pred.length && r.every((p, i) => p === pred[i])), ...best };
 }
 
+// The published CMUdict anchors score the 39 phonemes without ARPAbet's stress digits (AH0/AH1/AH2 -> AH); we
+// report that too, beside the full (stress-marked) score that the issue's goal uses.
+const withoutStress = (p: string) => p.replace(/[012]$/, '');
+
 const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, int8: { type: 'boolean' }, json: { type: 'boolean' } } });
 const loadOpts = values.int8 ? { quantize: 'int8' as const } : {};
 const dir = values.model ?? (await defaultG2PModelDir());
@@ -41,9 +45,16 @@ for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
   const t0 = performance.now();
   const preds = await g2p.phonemizeWords(data.map((d) => d.word), { numBeams: beams, batchSize: 64 });
   const secs = (performance.now() - t0) / 1000;
-  let wrong = 0, edits = 0, len = 0;
-  data.forEach((d, i) => { const s = scoreWord(preds[i], d.refs); wrong += s.correct ? 0 : 1; edits += s.edits; len += s.refLen; });
-  results.push({ beams, words: data.length, WER: wrong / data.length, PER: edits / len, wordsPerSecond: data.length / secs, seconds: secs });
+  const score = (strip: (p: string) => string) => {
+    let wrong = 0, edits = 0, len = 0;
+    data.forEach((d, i) => {
+      const s = scoreWord(preds[i].map(strip), d.refs.map((r) => r.map(strip)));
+      wrong += s.correct ? 0 : 1; edits += s.edits; len += s.refLen;
+    });
+    return { WER: wrong / data.length, PER: edits / len };
+  };
+  const noStress = score(withoutStress);
+  results.push({ beams, words: data.length, ...score((p) => p), WERNoStress: noStress.WER, PERNoStress: noStress.PER, wordsPerSecond: data.length / secs, seconds: secs });
 }
 
 let agreement: Record<string, unknown> | null = null;
@@ -66,7 +77,7 @@ if (existsSync(sampleFile)) {
 if (values.json) console.log(JSON.stringify({ model: dir, results, pytorchAgreement: agreement }, null, 1));
 else {
   console.log(`G2P test split (${data.length} words) through the wasm-seq2seq runtime${values.int8 ? ' (int8 weights)' : ''}, model ${dir}`);
-  for (const r of results as any[]) console.log(`  beams ${r.beams}: WER ${(100 * r.WER).toFixed(2)}%  PER ${(100 * r.PER).toFixed(2)}%  ${r.wordsPerSecond.toFixed(0)} words/s (${r.seconds.toFixed(1)} s)`);
+  for (const r of results as any[]) console.log(`  beams ${r.beams}: WER ${(100 * r.WER).toFixed(2)}%  PER ${(100 * r.PER).toFixed(2)}%  ${r.wordsPerSecond.toFixed(0)} words/s (${r.seconds.toFixed(1)} s); without stress digits: WER ${(100 * r.WERNoStress).toFixed(2)}%  PER ${(100 * r.PERNoStress).toFixed(2)}%`);
   if (agreement) for (const [m, a] of Object.entries<any>(agreement)) console.log(`  same output as PyTorch (${m}): ${a.identical}/${a.words}`);
   else console.log('  (no reference_sample.json: PyTorch agreement not checked)');
 }

@@ -99,6 +99,8 @@ export class Seq2SeqModel {
 
   /** Threads the kernels run on (1 = single-threaded; see the `threads` load option). */
   get threads(): number { return this.heap.threads; }
+  /** The kernel build it runs on: 'relaxed' (fused multiply-add), 'baseline' SIMD, or 'custom' (your `wasm`). See the `simd` load option. */
+  get simd(): 'baseline' | 'relaxed' | 'custom' { return this.heap.simd; }
 
   /** Stops the model's worker threads now (they also stop when the model is garbage-collected); later calls throw. */
   dispose(): void {

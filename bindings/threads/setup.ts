@@ -7,7 +7,7 @@
 // depend on the thread count (see pool.ts).
 import { Heap } from '../arena.js';
 import { InputError, UnsupportedError } from '../errors.js';
-import { loadKernels, loadThreadedKernels, type WasmSource } from '../wasm.js';
+import { defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type SimdLevel, type WasmSource } from '../wasm.js';
 import { canShareMemory, hardwareThreads, ThreadPool } from './pool.js';
 
 export interface ThreadOptions {
@@ -18,6 +18,10 @@ export interface ThreadOptions {
   /** The threaded build (kernels-mt.wasm); default: the file shipped beside this module. With a custom `wasm`
    *  and no `wasmThreads`, 'auto' stays single-threaded rather than fetch a file you did not name. */
   wasmThreads?: WasmSource;
+  /** Which shipped kernel build: 'auto' (default: relaxed SIMD where the engine has it, else baseline),
+   *  'relaxed' (fused multiply-add; an UnsupportedError where missing) or 'baseline'. A `wasm`/`wasmThreads`
+   *  you pass is used as given. */
+  simd?: SimdLevel;
 }
 
 export const MAX_AUTO_THREADS = 4;
@@ -62,17 +66,21 @@ const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegis
 
 /** A fresh heap (its own memory) on the kernels the options ask for, for a model of `params` weights. */
 export async function createHeap(o: ThreadOptions = {}, params = Infinity): Promise<Heap> {
+  const simd = resolveSimd(o.simd);
   const threads = await threadCount(o, params);
-  if (threads === 1) return new Heap(await loadKernels(o.wasm));
-  const { k, module, memory } = await loadThreadedKernels(o.wasmThreads);
+  const single = async () => o.wasm !== undefined
+    ? new Heap(await loadKernels(o.wasm), null, 'custom')
+    : new Heap(await loadKernels(defaultKernelsUrl(simd, false)), null, simd);
+  if (threads === 1) return single();
+  const { k, module, memory } = await loadThreadedKernels(o.wasmThreads ?? defaultKernelsUrl(simd, true));
   let pool: ThreadPool;
   try {
     pool = await ThreadPool.create(k, module, memory, threads);
   } catch (e) {
-    if (o.threads === undefined || o.threads === 'auto') return new Heap(await loadKernels(o.wasm));   // auto: fall back
+    if (o.threads === undefined || o.threads === 'auto') return single();   // auto: fall back
     throw e;
   }
-  return new Heap(k, pool);
+  return new Heap(k, pool, o.wasmThreads !== undefined ? 'custom' : simd);
 }
 
 /** Stop `heap`'s workers once `owner` is garbage-collected (a dropped model never leaks threads). */

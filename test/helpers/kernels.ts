@@ -1,15 +1,19 @@
 // Shared by the kernel tests: one kernels instance, a seeded RNG, float64 reference maths, comparisons.
-import { loadKernels, type KernelExports } from '../../bindings/wasm.js';
+// WASM_SEQ2SEQ_TEST_SIMD=relaxed (the vitest project 'relaxed-simd') runs the same tests on the relaxed-SIMD build.
+import { defaultKernelsUrl, loadKernels, resolveSimd, type KernelExports, type SimdLevel } from '../../bindings/wasm.js';
 import { Heap } from '../../bindings/arena.js';
+
+/** The kernel build under test: 'baseline' unless the project asks for another. */
+export const TEST_SIMD = resolveSimd((process.env.WASM_SEQ2SEQ_TEST_SIMD ?? 'baseline') as SimdLevel);
 
 let cached: Promise<KernelExports> | undefined;
 export function kernels(): Promise<KernelExports> {
-  cached ??= loadKernels();
+  cached ??= loadKernels(defaultKernelsUrl(TEST_SIMD, false));
   return cached;
 }
 
 export async function heap(): Promise<Heap> {
-  return new Heap(await kernels());
+  return new Heap(await kernels(), null, TEST_SIMD);
 }
 
 /** mulberry32: small, seeded, good enough for test data. */

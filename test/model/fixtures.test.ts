@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel, RUNNABLE_MODEL_TYPES } from '../../bindings/model/model.js';
 import { UnsupportedError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
+import { TEST_SIMD } from '../helpers/kernels.js';
 
 const TOL = 1e-4;
 // the transformers-made fixtures: folders with a golden.json (test/fixtures/random/ holds other references)
@@ -30,8 +31,12 @@ for (const name of names) {
     continue;
   }
 
-  describe(`${name} (${modelType}) matches transformers`, async () => {
-    const model = await loadModel(fixtureDir(name));
+  describe(`${name} (${modelType}) matches transformers (${TEST_SIMD} SIMD kernels)`, async () => {
+    const model = await loadModel(fixtureDir(name), { simd: TEST_SIMD });
+
+    it('runs the kernel build under test', () => {
+      expect(model.simd).toBe(TEST_SIMD);
+    });
 
     it('encoder_last_hidden_state', async () => {
       const { data, shape } = await model.encode(ids, mask);

@@ -40,7 +40,7 @@ import metrics  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHAPE_ARGS = ("d_model", "enc_layers", "dec_layers", "heads", "ffn", "activation", "max_pos", "seed")
 RESUMABLE_OVERRIDES = {"epochs", "max_minutes", "threads", "ckpt_minutes", "fresh", "ckpt_dir", "out", "dict",
-                       "no_final_eval", "max_steps"}
+                       "no_final_eval", "max_steps", "snapshots"}
 
 
 def parse():
@@ -77,6 +77,8 @@ def parse():
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (smoke tests)")
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first N training pairs (smoke tests)")
     ap.add_argument("--no-final-eval", action="store_true")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="also keep each epoch's weights (ckpt-dir/epochNNN.pt) for checkpoint averaging (average.py)")
     return ap.parse_args()
 
 
@@ -290,6 +292,9 @@ def main():
         state["epoch"] = ep + 1
         state["batch_in_epoch"] = 0
         state["ep_loss"], state["ep_tok"] = 0.0, 0
+        if a.get("snapshots"):
+            atomic_save({"args": a, "model": model.state_dict(), "row": row},
+                        os.path.join(args.ckpt_dir, f"epoch{ep + 1:03d}.pt"))
         improved = state["best"] is None or (res["wer"], res["per"]) < (state["best"]["dev_wer"], state["best"]["dev_per"])
         print(f"== epoch {ep + 1} loss {row['train_loss']:.4f} dev(greedy, {res['words']} words) WER {res['wer']:.4f} "
               f"PER {res['per']:.4f} epoch-time {ep_time:.0f}s eval {row['eval_seconds']}s"

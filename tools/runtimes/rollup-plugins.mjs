@@ -40,7 +40,7 @@ export function noNodeBuiltins() {
  * emitted as assets) instead of at dist/build/, so dist/web/ is a self-contained folder to serve. Bundlers (Vite, webpack 5, esbuild with a
  * loader) recognise `new URL('./kernels.wasm', import.meta.url)` and carry the asset along.
  */
-export function kernelsBeside(files = ['kernels.wasm', 'kernels-mt.wasm']) {
+export function kernelsBeside(files = ['kernels.wasm', 'kernels-mt.wasm', 'kernels-relaxed.wasm', 'kernels-mt-relaxed.wasm']) {
   let seen = false;
   return {
     name: 'kernels-beside-bundle',
