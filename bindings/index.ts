@@ -8,7 +8,7 @@ export { SUPPORTED_MODEL_TYPES } from './config.js';
 export type { SourceInput, ModelSource, FileProgress, ProgressCallback } from './weights/source.js';
 export { folderSource, urlSource, memorySource } from './weights/source.js';
 export { cachedUrlSource, type CachedUrlSourceOptions, type CachedModelSource, type ModelCacheStorage } from './weights/cache.js';
-export { loadKernels, hasWasmSimd, type WasmSource } from './wasm.js';
+export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './wasm.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
   type ErrorCode,

@@ -1,6 +1,6 @@
 // The demo: load the G2P model from ./model/ (kept in OPFS or the Cache API, so the next visit works offline),
 // then phonemize what is typed. window.__demo carries the state for the tests.
-import { Phonemizer, cachedUrlSource, hasWasmSimd } from './lib/wasm-seq2seq.min.js';
+import { Phonemizer, cachedUrlSource, hasRelaxedSimd, hasWasmSimd } from './lib/wasm-seq2seq.min.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -26,7 +26,7 @@ async function run(text) {
 
 try {
   demo.crossOriginIsolated = self.crossOriginIsolated;
-  const backend = (threads) => `WebAssembly SIMD128 (${hasWasmSimd() ? 'available' : 'MISSING'}), ${threads}` +
+  const backend = (threads) => `WebAssembly SIMD128 (${hasWasmSimd() ? 'available' : 'MISSING'}), relaxed SIMD (${hasRelaxedSimd() ? 'available' : 'missing'}), ${threads}` +
     `, cross-origin isolated: ${self.crossOriginIsolated ? 'yes (threads possible)' : 'no (one thread)'}`;
   demo.backend = backend('loading');
   $('backend').textContent = demo.backend;
@@ -44,7 +44,8 @@ try {
   });
   demo.loadMs = performance.now() - t0;
   demo.threads = demo.phonemizer.model.threads;
-  demo.backend = backend(`${demo.threads} thread${demo.threads === 1 ? '' : 's'}`);
+  demo.simd = demo.phonemizer.model.simd;
+  demo.backend = backend(`${demo.simd} kernels on ${demo.threads} thread${demo.threads === 1 ? '' : 's'}`);
   $('backend').textContent = demo.backend;
   demo.storage = await source.storage();
   demo.hits = [...source.hits];

@@ -32,6 +32,8 @@ function check(r, { storage, coi = false }) {
   // the isolated page asks for 2 threads (a worker pool over shared memory); elsewhere 'auto' = 1 thread
   expect(r.first.threads).toBe(coi ? 2 : 1);
   expect(r.first.backend).toMatch(/SIMD128 \(available\)/);
+  // 'auto' takes the relaxed-SIMD kernels exactly where the engine has them (Chromium 114+; not WebKitGTK 2.50)
+  expect(r.first.simd).toBe(/relaxed SIMD \(available\)/.test(r.first.backend) ? 'relaxed' : 'baseline');
   expect(r.first.storage).toBe(storage);
   expect(r.first.cacheErrors).toBeUndefined();
   expect(r.first.misses).toEqual(expect.arrayContaining(MODEL_FILES));
@@ -43,7 +45,7 @@ function check(r, { storage, coi = false }) {
 }
 
 const summary = (r) => ({
-  browser: r.browser, storage: r.first.storage, crossOriginIsolated: r.first.crossOriginIsolated, threads: r.first.threads,
+  browser: r.browser, storage: r.first.storage, crossOriginIsolated: r.first.crossOriginIsolated, threads: r.first.threads, simd: r.first.simd,
   loadMs: round(r.first.loadMs), firstRunMs: round(r.first.runMs), typedRunMs: round(r.typed.runMs),
   offlineLoadMs: round(r.offline.loadMs), offlineFirstRunMs: round(r.offline.runMs),
 });
