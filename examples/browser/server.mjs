@@ -15,11 +15,14 @@ import { join } from 'node:path';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '../..');
 const TYPES = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', wasm: 'application/wasm',
-  json: 'application/json', safetensors: 'application/octet-stream', css: 'text/css' };
+  json: 'application/json', safetensors: 'application/octet-stream', css: 'text/css', gz: 'application/gzip' };
 export const MODEL_FILES = ['config.json', 'generation_config.json', 'vocab.json', 'model.safetensors'];
+/** Served too when the model folder has it: CMUdict's pronunciations, which Phonemizer looks up before the model (0.9 MB). */
+export const LEXICON = 'lexicon.tsv.gz';
 
 export function start({ port = 0, modelDir = join(root, 'weights/g2p-en'), libDir = join(root, 'dist/web'), modelFiles } = {}) {
-  const model = modelFiles ?? Object.fromEntries(MODEL_FILES.map((f) => [f, readFileSync(join(modelDir, f))]));
+  const model = modelFiles ?? Object.fromEntries([...MODEL_FILES, ...(existsSync(join(modelDir, LEXICON)) ? [LEXICON] : [])]
+    .map((f) => [f, readFileSync(join(modelDir, f))]));
   for (const f of ['wasm-seq2seq.min.js', 'kernels.wasm']) {
     if (!existsSync(join(libDir, f))) throw new Error(`${join(libDir, f)} is missing: run \`npm run build\` first`);
   }

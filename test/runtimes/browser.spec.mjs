@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, MODEL_FILES } from '../../examples/browser/server.mjs';
+import { start, MODEL_FILES, LEXICON } from '../../examples/browser/server.mjs';
 import { chromiumDriver, runScenario, haveChromium, haveWebKit } from './browsers.mjs';
 import { ROOT, RESULTS, need, snapshotModel, nodePhonemes, record, round } from './helpers.mjs';
 
@@ -19,7 +19,9 @@ let expected;
 beforeAll(async () => {
   const dir = await snapshotModel();
   expected = await nodePhonemes(dir, [TEXT1, TEXT2]);
-  srv = await start({ modelFiles: Object.fromEntries(MODEL_FILES.map((f) => [f, readFileSync(join(dir, f))])) });
+  // the lexicon must change something here, or the pages could ignore it and still pass
+  expect(await nodePhonemes(dir, [TEXT1, TEXT2], { lexicon: false })).not.toEqual(expected);
+  srv = await start({ modelFiles: Object.fromEntries([...MODEL_FILES, LEXICON].map((f) => [f, readFileSync(join(dir, f))])) });
   mkdirSync(RESULTS, { recursive: true });
 });
 afterAll(() => srv?.close());
@@ -36,11 +38,11 @@ function check(r, { storage, coi = false }) {
   expect(r.first.simd).toBe(/relaxed SIMD \(available\)/.test(r.first.backend) ? 'relaxed' : 'baseline');
   expect(r.first.storage).toBe(storage);
   expect(r.first.cacheErrors).toBeUndefined();
-  expect(r.first.misses).toEqual(expect.arrayContaining(MODEL_FILES));
+  expect(r.first.misses).toEqual(expect.arrayContaining([...MODEL_FILES, LEXICON]));   // the lexicon too: dictionary words come from it
   // second visit, server offline: everything from the local copies
   expect(r.offline.error).toBeUndefined();
   expect(r.offline.misses).toEqual([]);
-  expect(r.offline.hits).toEqual(expect.arrayContaining(MODEL_FILES));
+  expect(r.offline.hits).toEqual(expect.arrayContaining([...MODEL_FILES, LEXICON]));
   expect(r.offline.words).toEqual(expected[TEXT1]);
 }
 

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { start, MODEL_FILES } from '../../examples/browser/server.mjs';
+import { start, MODEL_FILES, LEXICON } from '../../examples/browser/server.mjs';
 import { ROOT, snapshotModel, nodePhonemes, record, round } from './helpers.mjs';
 import { run, lastJson } from './run.mjs';
 
@@ -52,7 +52,7 @@ describe('Deno', () => {
   });
 
   it('cachedUrlSource: Cache API copies, a second run loads with the server refusing model requests', async () => {
-    const srv = await start({ modelFiles: Object.fromEntries(MODEL_FILES.map((f) => [f, readFileSync(join(dir, f))])) });
+    const srv = await start({ modelFiles: Object.fromEntries([...MODEL_FILES, LEXICON].map((f) => [f, readFileSync(join(dir, f))])) });
     try {
       const args = ['run', '--allow-net=127.0.0.1', '--allow-read', 'examples/deno/from-url.ts', `${srv.url}model/`, 'deno-test', TEXT];
       const first = await run(DENO, args, { env: env() });

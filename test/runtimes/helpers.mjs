@@ -8,6 +8,7 @@ import { Phonemizer } from '../../dist/bindings/index.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS = join(ROOT, 'test-results');
 export const MODEL_FILES = ['config.json', 'generation_config.json', 'vocab.json', 'model.safetensors'];
+export const LEXICON = 'lexicon.tsv.gz';
 export const CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 
 /**
@@ -30,6 +31,7 @@ export async function snapshotModel(src = join(ROOT, 'weights/g2p-en')) {
   for (let attempt = 0; attempt < 5; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'wasm-seq2seq-model-'));
     for (const f of MODEL_FILES) copyFileSync(join(src, f), join(dir, f));
+    if (existsSync(join(src, LEXICON))) copyFileSync(join(src, LEXICON), join(dir, LEXICON));
     try {
       await Phonemizer.load(dir);
       return dir;
@@ -41,11 +43,12 @@ export async function snapshotModel(src = join(ROOT, 'weights/g2p-en')) {
   throw lastError;
 }
 
-/** Phonemes in Node (dist/bindings), the reference every runtime is compared with. */
-export async function nodePhonemes(modelDir, texts) {
+/** Phonemes in Node (dist/bindings), the reference every runtime is compared with; lexicon: false = the model
+ *  alone (for runtimes given only the model files). */
+export async function nodePhonemes(modelDir, texts, { lexicon = true } = {}) {
   const out = {};
   for (const text of texts) {
-    const p = await Phonemizer.load(modelDir, { lexicon: false });   // the model alone (runtimes get only its files); fresh cache per text
+    const p = await Phonemizer.load(modelDir, { lexicon });   // fresh cache per text
     out[text] = (await p.phonemize(text)).map((w) => ({ text: w.text, phonemes: w.phonemes }));
   }
   return out;
