@@ -55,7 +55,6 @@ describe('kernels-relaxed.wasm: the same kernels with fused multiply-add', () =>
   it('uses relaxed_madd in place of mul + add', () => {
     const count = (t: string, op: string) => t.split(op).length - 1;
     expect(count(text, 'f32x4.relaxed_madd')).toBeGreaterThanOrEqual(20);
-    expect(count(mod.emitText(), 'f32x4.relaxed_madd')).toBe(count(text, 'f32x4.relaxed_madd'));
     expect(readFileSync(DEFAULT_WASM_URL).toString('latin1')).not.toContain(String.fromCharCode(0xfd, 0x85, 0x02));
   });
   it('exports the same functions, and its threaded twin imports a shared memory', () => {

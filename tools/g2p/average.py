@@ -20,16 +20,12 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-import marian  # noqa: E402
 import metrics  # noqa: E402
 import train  # noqa: E402
 
 
 def build(a, state_dict):
-    c = marian.marian_config(len(data.TOKENS), data.PAD, a["d_model"], a["enc_layers"], a["dec_layers"], a["heads"],
-                             a["ffn"], a["max_pos"], a["activation"], True, a["dropout"], a["attention_dropout"],
-                             a["activation_dropout"])
-    model = marian.MarianModel(c)
+    model = train.make_model(a)
     model.load_state_dict(state_dict)
     model.eval()
     return model

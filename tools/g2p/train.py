@@ -82,6 +82,14 @@ def parse():
     return ap.parse_args()
 
 
+def make_model(a):
+    """The (untrained) model a run's arguments describe; average.py builds the same."""
+    c = marian.marian_config(len(data.TOKENS), data.PAD, a["d_model"], a["enc_layers"], a["dec_layers"], a["heads"],
+                             a["ffn"], a["max_pos"], a["activation"], True, a["dropout"], a["attention_dropout"],
+                             a["activation_dropout"])
+    return marian.MarianModel(c)
+
+
 def make_batches(pairs, batch_tokens, rng):
     """Bucketing: sort by (source len, target len) with random tie order, cut into batches bounded by
     batch_tokens, shuffle the batch order."""
@@ -197,11 +205,8 @@ def main():
     random.Random(a["seed"]).shuffle(dev_words)
     dev_sub = {w: sp["dev"][w] for w in sorted(dev_words[:a["dev_subset"]])}
 
-    c = marian.marian_config(len(data.TOKENS), data.PAD, a["d_model"], a["enc_layers"], a["dec_layers"], a["heads"],
-                             a["ffn"], a["max_pos"], a["activation"], True, a["dropout"], a["attention_dropout"],
-                             a["activation_dropout"])
     torch.manual_seed(a["seed"])
-    model = marian.MarianModel(c)
+    model = make_model(a)
     marian.init_weights(model, a["seed"])
     nparams = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=a["lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=a["weight_decay"])
