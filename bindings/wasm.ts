@@ -151,15 +151,6 @@ async function readFileBytes(path: string | URL): Promise<Uint8Array> {
 type FetchableSource = URL | string | ArrayBuffer | ArrayBufferView | Response | Promise<Response>;
 
 async function compileFrom(source: FetchableSource): Promise<WebAssembly.Module> {
-  if (source instanceof Promise || (typeof Response !== 'undefined' && source instanceof Response)) {
-    const res = await source;
-    if (!res.ok) throw new WasmLoadError(`fetching kernels wasm failed: HTTP ${res.status} ${res.statusText} (${res.url})`);
-    // Streaming compile needs the application/wasm content type; fall back to bytes otherwise.
-    if (typeof WebAssembly.compileStreaming === 'function' && res.headers.get('content-type')?.startsWith('application/wasm')) {
-      return WebAssembly.compileStreaming(res);
-    }
-    return WebAssembly.compile(await res.arrayBuffer());
-  }
   if (source instanceof URL || (typeof source === 'string' && isUrlString(source))) {
     const url = source instanceof URL ? source : new URL(source);
     if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
@@ -168,8 +159,22 @@ async function compileFrom(source: FetchableSource): Promise<WebAssembly.Module>
     return compileFrom(fetch(url));
   }
   if (typeof source === 'string') return WebAssembly.compile((await readFileBytes(source)) as Uint8Array<ArrayBuffer>);
-  const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : new Uint8Array(source as ArrayBuffer);
-  return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : new Uint8Array(source);
+    return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  }
+  // What is left is a Response or a promise of one. Tested last, and by shape: merely reading the global
+  // `Response` makes Node load its fetch implementation (undici), ~50 ms of every cold start.
+  const res = await source;
+  if (typeof res !== 'object' || res === null || typeof (res as Response).arrayBuffer !== 'function') {
+    throw new WasmLoadError(`kernels wasm source must be a WebAssembly.Module, URL, path, bytes or Response; got ${Object.prototype.toString.call(res)}`);
+  }
+  if (!res.ok) throw new WasmLoadError(`fetching kernels wasm failed: HTTP ${res.status} ${res.statusText} (${res.url})`);
+  // Streaming compile needs the application/wasm content type; fall back to bytes otherwise.
+  if (typeof WebAssembly.compileStreaming === 'function' && res.headers.get('content-type')?.startsWith('application/wasm')) {
+    return WebAssembly.compileStreaming(res);
+  }
+  return WebAssembly.compile(await res.arrayBuffer());
 }
 
 function checkSimd(): void {

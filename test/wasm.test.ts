@@ -129,6 +129,25 @@ describe('loadKernels sources', () => {
     // a valid module that is not ours
     await expect(loadKernels(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow(/lacks exports .*gemm_f32_4x8/);
     await expect(loadKernels('/nonexistent/kernels.wasm')).rejects.toThrow(WasmLoadError);
+    // neither a Module, URL, path, bytes nor Response (JavaScript callers can pass anything)
+    await expect(loadKernels(42 as never)).rejects.toThrow(/must be a WebAssembly.Module, URL, path, bytes or Response; got \[object Number\]/);
+    await expect(loadKernels(Promise.resolve({}) as never)).rejects.toThrow(WasmLoadError);
+  });
+});
+
+describe('cold start', () => {
+  it('loading kernels, a model and its lexicon from files never reads the global Response (in Node that loads undici: ~50 ms)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const indexUrl = new URL('../dist/bindings/index.js', import.meta.url).href;
+    // a fresh process: a getter on Response records whether anything read it
+    const script = `let touched = false; const R = globalThis.Response;
+      Object.defineProperty(globalThis, 'Response', { configurable: true, get() { touched = true; return R; } });
+      const { Phonemizer } = await import(${JSON.stringify(indexUrl)});
+      const p = await Phonemizer.load(undefined, { threads: 1 });
+      const words = await p.phonemize('hello zorblax');
+      console.log(JSON.stringify({ touched, sources: words.map((w) => w.source) }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ touched: false, sources: ['lexicon', 'model'] });
   });
 });
 
