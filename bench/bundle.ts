@@ -2,7 +2,7 @@
 // transformers.js. transformers.js is measured from `npm pack @huggingface/transformers` (cached in
 // bench/.models/pack/, never a dependency).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MODELS, ROOT } from './models.js';
@@ -13,16 +13,6 @@ export interface BundleRow { name: string; what: string; files: FileSize[]; raw:
 function size(file: string): FileSize {
   const b = readFileSync(file);
   return { file: relative(ROOT, file), raw: b.length, gz: gzipSync(b, { level: 9 }).length };
-}
-
-function walk(dir: string, keep: (f: string) => boolean): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...walk(p, keep));
-    else if (keep(p)) out.push(p);
-  }
-  return out.sort();
 }
 
 function row(name: string, what: string, files: FileSize[], note?: string): BundleRow {
@@ -55,18 +45,16 @@ export function bundleSizes(log: (s: string) => void): { rows: BundleRow[]; ortV
   const ort = join(ROOT, 'node_modules', 'onnxruntime-web');
   const ortVersion = (JSON.parse(readFileSync(join(ort, 'package.json'), 'utf8')) as { version: string }).version;
   const od = (f: string) => size(join(ort, 'dist', f));
-  const ours = [
-    // built JS of the current bindings/ sources only (dist/ is never cleaned, so it may hold stale files)
-    ...walk(join(ROOT, 'dist', 'bindings'), (f) => f.endsWith('.js') && existsSync(join(ROOT, relative(join(ROOT, 'dist'), f)).replace(/\.js$/, '.ts'))).map(size),
-    size(join(ROOT, 'dist', 'build', 'kernels.wasm')),
-  ];
+  // the Node build (npm run build:bundle): library + CLI entries, their shared chunk (with @huggingface/tokenizers)
+  const nodeBuild = ['index.js', 'cli.js', 'shared.js', 'spawn.node.js'].map((f) => join(ROOT, 'dist', 'node', f));
+  const ours = [...nodeBuild.filter((f) => existsSync(f)).map(size), size(join(ROOT, 'dist', 'build', 'kernels.wasm'))];
   const web = (f: string) => join(ROOT, 'dist', 'web', f);
   const rows = [
     // what a page or worker downloads: the minified web build (npm run build:bundle) and the kernels it fetches
     ...(existsSync(web('wasm-seq2seq.min.js'))
       ? [row('wasm-seq2seq', `'wasm-seq2seq/web/min' (browser/worker build): wasm-seq2seq.min.js + kernels.wasm`, [size(web('wasm-seq2seq.min.js')), size(web('kernels.wasm'))])]
       : []),
-    row('wasm-seq2seq', 'dist/bindings/**/*.js + dist/build/kernels.wasm (no bundler: per-file; includes the CLI files)', ours),
+    row('wasm-seq2seq', 'Node build: dist/node/*.js (unminified; with the CLI and @huggingface/tokenizers) + dist/build/kernels.wasm', ours),
     row('onnxruntime-web', `'onnxruntime-web/wasm' (wasm EP only): ort.wasm.bundle.min.mjs + ort-wasm-simd-threaded.wasm`,
       [od('ort.wasm.bundle.min.mjs'), od('ort-wasm-simd-threaded.wasm')]),
     row('onnxruntime-web', `'onnxruntime-web' (default: wasm + WebGPU/WebNN): ort.bundle.min.mjs + ort-wasm-simd-threaded.jsep.wasm`,

@@ -256,7 +256,10 @@ async function cold(who: 'ours' | 'ort', fullRun: boolean) {
   let tImport: number, tLoad: number, tFirst: number;
   let fullRunFn: () => Promise<void>;
   if (who === 'ours') {
-    const { loadModel } = await import('../bindings/index.js');
+    // the package's own entry, as a user's `import 'wasm-seq2seq'` resolves it in Node (dist/node, the bundled
+    // build), like importOrt() for onnxruntime-web; a variable name keeps tsc from resolving it before dist/ exists
+    const entry = 'wasm-seq2seq';
+    const { loadModel } = (await import(entry)) as typeof import('../bindings/index.js');
     const { forcedOptions, benchLoadOptions } = await import('./ours_marian.js');
     tImport = performance.now();
     const model = await loadModel(paths.hf, benchLoadOptions());

@@ -79,8 +79,8 @@ describe('package.json exports', () => {
     [...conditions.map((c) => `--conditions=${c}`), '--input-type=module', '-e', `console.log(import.meta.resolve(${JSON.stringify(spec)}))`],
     { cwd: ROOT, encoding: 'utf8' }).trim().replace(/^file:\/\/.*?\/dist\//, 'dist/');
 
-  it('node/default → dist/bindings, browser/worker/workerd → dist/web, deno → dist/deno', () => {
-    expect(resolveWith([])).toBe('dist/bindings/index.js');
+  it('node/default → dist/node, browser/worker/workerd → dist/web, deno → dist/deno', () => {
+    expect(resolveWith([])).toBe('dist/node/index.js');
     for (const c of ['browser', 'worker', 'workerd']) expect(resolveWith([c]), c).toBe('dist/web/wasm-seq2seq.js');
     expect(resolveWith(['deno'])).toBe('dist/deno/wasm-seq2seq.js');
     expect(resolveWith([], 'wasm-seq2seq/kernels.wasm')).toBe('dist/build/kernels.wasm');
