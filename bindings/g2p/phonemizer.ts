@@ -7,6 +7,7 @@ import { ConfigError, InputError, SourceError } from '../errors.js';
 import { loadModel, type LoadModelOptions, type Seq2SeqModel } from '../model/model.js';
 import { toModelSource, type SourceInput } from '../weights/source.js';
 import { textToWords } from './text.js';
+import { loadLexicon, type Lexicon } from './lexicon.js';
 
 export interface G2PVocab {
   format: string;
@@ -59,7 +60,7 @@ export class Phonemizer {
 
   private constructor(readonly model: Seq2SeqModel, readonly vocab: G2PVocab,
     /** word → its lexicon line's pronunciations, unsplit ("PH ON ES|ALT ..."); null without a lexicon */
-    private readonly lexicon: ReadonlyMap<string, string> | null) {
+    private readonly lexicon: Lexicon | null) {
     this.idToPhoneme = [];
     for (const [p, id] of Object.entries(vocab.target.tokens)) this.idToPhoneme[id] = p;
   }
@@ -97,7 +98,7 @@ export class Phonemizer {
     const prons = line.split('|').map((p) => p.trim().split(/\s+/));
     for (const p of prons) {
       const bad = p.find((ph) => !(ph in this.vocab.target.tokens));
-      // checked here, not at load: parsing 126k lines stays a Map build (the CLI starts faster)
+      // checked here, not at load: the CLI does not split 126k lines it will never look at
       if (bad !== undefined) throw new ConfigError(`lexicon.tsv.gz: "${word}" has "${bad}", which is not a phoneme of this model's vocab.json`);
     }
     return prons;
@@ -146,37 +147,4 @@ export class Phonemizer {
     const phones = await this.phonemizeWords(words.map((w) => w.word), options);
     return words.map((w, i) => ({ text: w.text, word: w.word, phonemes: phones[i], source: this.sourceOf(w.word) }));
   }
-}
-
-/** lexicon.tsv.gz of a model folder/URL, or null when it has none. */
-async function loadLexicon(src: SourceInput, signal?: AbortSignal): Promise<Map<string, string> | null> {
-  const gz = await toModelSource(src).read('lexicon.tsv.gz', { optional: true, signal });
-  if (!gz) return null;
-  let text: string;
-  try {
-    // DecompressionStream: every target runtime has it (browsers, Node >= 18, Deno, workerd)
-    // (read by hand, not `new Response(body).text()`: the global Response costs Node ~50 ms to load its fetch)
-    const reader = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
-    const decoder = new TextDecoder();
-    const parts: string[] = [];
-    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(decoder.decode(r.value, { stream: true }));
-    parts.push(decoder.decode());
-    text = parts.join('');
-  } catch (e) {
-    throw new ConfigError(`lexicon.tsv.gz of the G2P model is not a readable gzip file: ${(e as Error).message}`);
-  }
-  const map = new Map<string, string>();
-  let start = 0, n = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    n++;
-    if (end > start) {
-      const tab = text.indexOf('\t', start);
-      if (tab <= start || tab >= end - 1) throw new ConfigError(`lexicon.tsv.gz line ${n} is not "word<TAB>PH ON ES[|...]": ${JSON.stringify(text.slice(start, Math.min(end, start + 80)))}`);
-      map.set(text.slice(start, tab), text.slice(tab + 1, end));
-    }
-    start = end + 1;
-  }
-  return map;
 }
