@@ -79,30 +79,54 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
 }
 
 /**
- * Quantise `m` activation rows x [m, k] (row stride lda floats) to int16 with a per-row scale max|x|/32767:
- * xq i16 [m][kp] (odd k padded with 0), xs f32 [m].
+ * Quantise `m` activation rows x [m, k] (row stride lda floats) to int16 with a per-row scale max|x|/32767, into
+ * xq in blocks of 4 rows (block b = rows 4b..4b+3, 8·kp bytes; odd k padded with 0) and xs f32 [m].
+ * A block of 2-4 rows is interleaved by k-pair (pair j: 2 int16 of row 0, of row 1, of row 2, of row 3; missing
+ * rows 0), so the 4-row kernel reads every row through one pointer with constant offsets: with four row pointers
+ * V8 ran out of registers and reloaded them from the stack in the inner loop (17 % slower). A block of one row
+ * is that row as it is (what the GEMV reads). xq needs 8·kp bytes per started block of 4 rows.
  */
 export function quantize_rows_i16(x: usize, lda: i32, m: i32, k: i32, xq: usize, xs: usize): void {
-  const kp = padded_k(k);
-  for (let r = 0; r < m; r++) {
-    const row = x + (<usize>(r * lda) << 2), out = xq + (<usize>(r * kp) << 1);
-    const scale: f32 = row_absmax(row, k) / 32767;
-    store<f32>(xs + (<usize>r << 2), scale);
-    if (scale > 0) {
-      // x / scale rounded half to even, as the scalar tail: |x / scale| <= 32767, so the i32 -> i16 narrowing never saturates
-      const sv = f32x4.splat(scale);
-      let i = 0;
-      for (; i + 8 <= k; i += 8) {
-        const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2)), sv)));
-        const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2), 16), sv)));
-        v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_s(lo, hi));
-      }
-      for (; i < k; i++) store<i16>(out + (<usize>i << 1), <i16>nearest<f32>(load<f32>(row + (<usize>i << 2)) / scale));
-    } else {
-      memory.fill(out, 0, <usize>k << 1);
+  const kp = padded_k(k), pairs = kp >> 1;
+  for (let r0 = 0; r0 < m; r0 += 4) {
+    const rows = min(4, m - r0);
+    const block = xq + (<usize>(r0 * kp) << 1);
+    // one row: plain (4 bytes per pair); 2-4 rows: 16 bytes per pair, row r at byte 4r of each
+    const stride: usize = rows == 1 ? 4 : 16;
+    if (rows > 1 && rows < 4) memory.fill(block, 0, <usize>pairs << 4);
+    for (let r = 0; r < rows; r++) {
+      quantize_row_i16(x + (<usize>((r0 + r) * lda) << 2), k, block + (<usize>r << 2), stride, xs + (<usize>(r0 + r) << 2));
     }
-    if (kp > k) store<i16>(out + (<usize>k << 1), 0);
   }
+}
+
+// One row to int16 pairs `stride` bytes apart (x / scale rounded half to even, as the scalar tail:
+// |x / scale| <= 32767, so the i32 -> i16 narrowing never saturates).
+// @ts-ignore: decorator
+@inline function quantize_row_i16(row: usize, k: i32, out: usize, stride: usize, xs: usize): void {
+  const scale: f32 = row_absmax(row, k) / 32767;
+  store<f32>(xs, scale);
+  let i = 0;
+  if (scale > 0) {
+    const sv = f32x4.splat(scale);
+    for (; i + 8 <= k; i += 8) {
+      const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2)), sv)));
+      const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(row + (<usize>i << 2), 16), sv)));
+      const v = i16x8.narrow_i32x4_s(lo, hi); // 4 pairs
+      const d = out + <usize>(i >> 1) * stride;
+      if (stride == 4) v128.store(d, v);
+      else {
+        v128.store32_lane(d, v, 0);
+        v128.store32_lane(d + stride, v, 1);
+        v128.store32_lane(d + 2 * stride, v, 2);
+        v128.store32_lane(d + 3 * stride, v, 3);
+      }
+    }
+    for (; i < k; i++) store<i16>(out + <usize>(i >> 1) * stride + (<usize>(i & 1) << 1), <i16>nearest<f32>(load<f32>(row + (<usize>i << 2)) / scale));
+  } else {
+    for (; i < k; i++) store<i16>(out + <usize>(i >> 1) * stride + (<usize>(i & 1) << 1), 0);
+  }
+  if (k & 1) store<i16>(out + <usize>(k >> 1) * stride + 2, 0);
 }
 
 // @ts-ignore: decorator
@@ -141,11 +165,10 @@ export function gemv_i8_dot_1x8(xq: usize, xs: usize, packed: usize, y: usize, k
   }
 }
 
-/** Up to 4 quantised rows (beams) per pass over the weights; rows beyond m are computed but not stored. */
+/** 2-4 quantised rows (one interleaved block of quantize_rows_i16) per pass over the weights; rows beyond m are
+ *  zeros, computed but not stored. */
 export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: usize, ldy: i32, k: i32, n: i32, accumulate: i32, partial: usize): void {
   const panels = (n + NR - 1) / NR, kp = padded_k(k), pairs = kp >> 1, panelBytes = <usize>(64 + kp * NR);
-  const rs = <usize>(kp << 1); // bytes between quantised rows
-  const x1 = m > 1 ? xq + rs : xq, x2 = m > 2 ? xq + 2 * rs : xq, x3 = m > 3 ? xq + 3 * rs : xq;
   for (let p = 0; p < panels; p++) {
     const base = packed + <usize>p * panelBytes;
     memory.fill(partial, 0, 128); // f32 partial sums [4 rows][8 columns]
@@ -154,19 +177,20 @@ export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: 
       let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
       let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
       let q = base + 64 + (<usize>j0 << 4);
-      for (let j = j0; j < j1; j++) {
+      let xp = xq + (<usize>j0 << 4); // 16 bytes per pair: one int16 pair per row
+      const end = base + 64 + (<usize>j1 << 4);
+      while (q < end) {
         const v = v128.load(q);
         const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
-        const o = <usize>j << 2;
-        let xv = v128.load32_splat(xq + o);
+        let xv = v128.load32_splat(xp);
         a00 = i32x4.add(a00, i32x4.dot_i16x8_s(lo, xv)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(hi, xv));
-        xv = v128.load32_splat(x1 + o);
+        xv = v128.load32_splat(xp, 4);
         a10 = i32x4.add(a10, i32x4.dot_i16x8_s(lo, xv)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(hi, xv));
-        xv = v128.load32_splat(x2 + o);
+        xv = v128.load32_splat(xp, 8);
         a20 = i32x4.add(a20, i32x4.dot_i16x8_s(lo, xv)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(hi, xv));
-        xv = v128.load32_splat(x3 + o);
+        xv = v128.load32_splat(xp, 12);
         a30 = i32x4.add(a30, i32x4.dot_i16x8_s(lo, xv)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(hi, xv));
-        q += 16;
+        q += 16; xp += 16;
       }
       flush(partial, a00, a01); flush(partial + 32, a10, a11); flush(partial + 64, a20, a21); flush(partial + 96, a30, a31);
     }
@@ -188,7 +212,7 @@ export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: 
  * The int8 dispatcher: rows in blocks of 4, quantised to int16, integer dot products against every panel.
  * (Blocking the columns so a block of panels stays in L2 for all row blocks measured slower here: the weights
  * stream well enough, and each row block would be quantised once per column block.)
- * scratch: 8 (k + 2) + 160 bytes (4 int16 rows, their scales, 4 x 8 f32 partial sums).
+ * scratch: 8 (k + 2) + 160 bytes (one block of 4 int16 rows, their scales, 4 x 8 f32 partial sums).
  */
 export function linear_i8(a: usize, lda: i32, packed: usize, c: usize, ldc: i32, m: i32, k: i32, n: i32, accumulate: i32, scratch: usize): void {
   const xq = scratch, xs = scratch + (<usize>(4 * padded_k(k)) << 1), partial = xs + 16;
@@ -200,7 +224,7 @@ export function linear_i8(a: usize, lda: i32, packed: usize, c: usize, ldc: i32,
 }
 
 /**
- * Rows already quantised by quantize_rows_i16 (xq i16 [m][kp], xs f32 [m]) against every panel, 4 rows per pass.
+ * Rows already quantised by quantize_rows_i16 (xq: blocks of 4 rows, xs f32 [m]) against every panel, a block per pass.
  * Threads quantise once and give each thread a range of panels. partial: 128 bytes.
  */
 export function linear_i8_rows(xq: usize, xs: usize, m: i32, packed: usize, y: usize, ldy: i32, k: i32, n: i32, accumulate: i32, partial: usize): void {

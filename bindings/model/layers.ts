@@ -94,9 +94,10 @@ export class Linear {
     // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
     const k = this.heap.k, inF = this.inF, int8 = this.format === 'int8';
     const mark = this.heap.mark();
-    const rowBytes = 2 * ((inF + 1) & ~1);
-    const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(rows * (rowBytes + 4));
-    const xs = xq + rows * rowBytes, partial = this.scratch + 4 * rowBytes + 16;
+    // quantize_rows_i16 writes blocks of 4 rows (the last one padded when it holds 2 or 3), then the scales
+    const rowBytes = 2 * ((inF + 1) & ~1), blockRows = 4 * Math.ceil(rows / 4);
+    const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(blockRows * rowBytes + rows * 4);
+    const xs = xq + blockRows * rowBytes, partial = this.scratch + 4 * rowBytes + 16;
     if (int8) k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
     for (let i = 0; i < C; i++) {
       const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
