@@ -15,6 +15,33 @@
 import { F32_MIN, hsum_f32x4, madd_f32x4 } from './vmath';
 import { softmax_row } from './softmax';
 
+// Scores of 4 keys at once: q is loaded once per 4 keys, and one transpose-add replaces four horizontal sums
+// (a decoder step is tq = 1 against tk <= a few hundred keys, where the per-key overhead was the cost).
+// @ts-ignore: decorator
+@inline function dot4(q: usize, k0: usize, k1: usize, k2: usize, k3: usize, n: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const qv = v128.load(q + o);
+    a0 = madd_f32x4(qv, v128.load(k0 + o), a0);
+    a1 = madd_f32x4(qv, v128.load(k1 + o), a1);
+    a2 = madd_f32x4(qv, v128.load(k2 + o), a2);
+    a3 = madd_f32x4(qv, v128.load(k3 + o), a3);
+  }
+  // lanes of (a0, a1, a2, a3) -> (Σa0, Σa1, Σa2, Σa3)
+  const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 1, 4, 5), v128.shuffle<f32>(a0, a1, 2, 3, 6, 7));
+  const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 1, 4, 5), v128.shuffle<f32>(a2, a3, 2, 3, 6, 7));
+  let r = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 2, 4, 6), v128.shuffle<f32>(s01, s23, 1, 3, 5, 7));
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const qi = load<f32>(q + o);
+    r = f32x4.add(r, f32x4.mul(f32x4.splat(qi), f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(
+      f32x4.splat(load<f32>(k0 + o)), 1, load<f32>(k1 + o)), 2, load<f32>(k2 + o)), 3, load<f32>(k3 + o))));
+  }
+  return r;
+}
+
 // @ts-ignore: decorator
 @inline function dot(a: usize, b: usize, n: i32): f32 {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
@@ -28,17 +55,47 @@ import { softmax_row } from './softmax';
   return s;
 }
 
+// out[0, n) = Σ_j p[j] · v_j[0, n), v_j = v + j·stride bytes: 16 outputs at a time stay in registers across all
+// keys (no load and store of the output per key); keys with weight 0 (masked) are skipped.
 // @ts-ignore: decorator
-@inline function axpy(y: usize, a: f32, x: usize, n: i32): void {
-  const av = f32x4.splat(a);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(y + o, madd_f32x4(av, v128.load(x + o), v128.load(y + o)));
+@inline function weighted_sum(out: usize, p: usize, v: usize, stride: usize, tk: i32, n: i32): void {
+  let c = 0;
+  for (; c + 16 <= n; c += 16) {
+    let o0 = f32x4.splat(0), o1 = f32x4.splat(0), o2 = f32x4.splat(0), o3 = f32x4.splat(0);
+    let vj = v + (<usize>c << 2);
+    for (let j = 0; j < tk; j++) {
+      const w = load<f32>(p + (<usize>j << 2));
+      if (w != 0) {
+        const wv = f32x4.splat(w);
+        o0 = madd_f32x4(wv, v128.load(vj), o0);
+        o1 = madd_f32x4(wv, v128.load(vj, 16), o1);
+        o2 = madd_f32x4(wv, v128.load(vj, 32), o2);
+        o3 = madd_f32x4(wv, v128.load(vj, 48), o3);
+      }
+      vj += stride;
+    }
+    const d = out + (<usize>c << 2);
+    v128.store(d, o0); v128.store(d, o1, 16); v128.store(d, o2, 32); v128.store(d, o3, 48);
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
+  for (; c + 4 <= n; c += 4) {
+    let o0 = f32x4.splat(0);
+    let vj = v + (<usize>c << 2);
+    for (let j = 0; j < tk; j++) {
+      const w = load<f32>(p + (<usize>j << 2));
+      if (w != 0) o0 = madd_f32x4(f32x4.splat(w), v128.load(vj), o0);
+      vj += stride;
+    }
+    v128.store(out + (<usize>c << 2), o0);
+  }
+  for (; c < n; c++) {
+    let o: f32 = 0;
+    let vj = v + (<usize>c << 2);
+    for (let j = 0; j < tk; j++) {
+      const w = load<f32>(p + (<usize>j << 2));
+      if (w != 0) o += w * load<f32>(vj);
+      vj += stride;
+    }
+    store<f32>(out + (<usize>c << 2), o);
   }
 }
 
@@ -64,21 +121,21 @@ export function attention_f32(
       for (; d + 4 <= hd; d += 4) v128.store(qs + (<usize>d << 2), f32x4.mul(v128.load(qi + (<usize>d << 2)), sv));
       for (; d < hd; d++) store<f32>(qs + (<usize>d << 2), load<f32>(qi + (<usize>d << 2)) * scale);
       const brow = bias != 0 ? bias + (<usize>(h * tq + i) * <usize>tk << 2) : 0;
-      for (let j = 0; j < tk; j++) {
-        let s: f32 = F32_MIN;
-        if (visible(j, i, keyMask, causalOffset)) {
-          s = dot(qs, k + (<usize>j * <usize>kvStride << 2) + hOff, hd);
-          if (brow != 0) s += load<f32>(brow + (<usize>j << 2));
-        }
-        store<f32>(p + (<usize>j << 2), s);
+      const kh = k + hOff, ks = <usize>kvStride << 2;
+      let j = 0;
+      for (; j + 4 <= tk; j += 4) {
+        const kj = kh + <usize>j * ks;
+        v128.store(p + (<usize>j << 2), dot4(qs, kj, kj + ks, kj + 2 * ks, kj + 3 * ks, hd));
+      }
+      for (; j < tk; j++) store<f32>(p + (<usize>j << 2), dot(qs, kh + <usize>j * ks, hd));
+      // bias, then masks (a masked score is F32_MIN whatever its dot product was)
+      for (j = 0; j < tk; j++) {
+        const pj = p + (<usize>j << 2);
+        if (!visible(j, i, keyMask, causalOffset)) store<f32>(pj, F32_MIN);
+        else if (brow != 0) store<f32>(pj, load<f32>(pj) + load<f32>(brow + (<usize>j << 2)));
       }
       softmax_row(p, tk);
-      const oi = out + (<usize>i * <usize>outStride << 2) + hOff;
-      memory.fill(oi, 0, <usize>hd << 2);
-      for (let j = 0; j < tk; j++) {
-        const w = load<f32>(p + (<usize>j << 2));
-        if (w != 0) axpy(oi, w, v + (<usize>j * <usize>kvStride << 2) + hOff, hd);
-      }
+      weighted_sum(out + (<usize>i * <usize>outStride << 2) + hOff, p, v + hOff, ks, tk, hd);
     }
   }
 }
