@@ -6,7 +6,11 @@ import type { Worker } from 'node:worker_threads';
 export async function spawnNodeWorker(source: string): Promise<Worker> {
   // dynamic even here: the Deno bundle inlines this module and must name Node modules only dynamically
   const { Worker } = await import('node:worker_threads');
-  const w = new Worker(`${source}\nrequire('node:worker_threads').parentPort.once('message', serve);\n`, { eval: true });
+  // The start line uses import(), not require(): the worker inherits the parent's flags, and under
+  // `node --input-type=module` (or a default type of module) eval'd code is an ES module without require.
+  // Messages posted meanwhile wait in the port's queue.
+  const start = "import('node:worker_threads').then((w) => w.parentPort.once('message', serve));";
+  const w = new Worker(`${source}\n${start}\n`, { eval: true });
   w.unref();   // an idle pool never keeps the process alive
   return w;
 }

@@ -48,6 +48,21 @@ describe('threads: identical results on 1 and 2 threads', () => {
     await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/terminated/);
   });
 
+  it('workers start under `node --input-type=module -e` too (they inherit the flag: their start code is an ES module)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const index = new URL('../../dist/bindings/index.js', import.meta.url).href;
+    const dir = fixtureDir('marian_tiny');
+    const script = `const { loadModel } = await import(${JSON.stringify(index)});
+      const m = await loadModel(${JSON.stringify(dir)}, { threads: 2, tokenizer: false });
+      const one = await loadModel(${JSON.stringify(dir)}, { threads: 1, tokenizer: false });
+      const o = { maxNewTokens: 5, numBeams: 2 };
+      const same = JSON.stringify(await m.generate([[5, 6, 0]], o)) === JSON.stringify(await one.generate([[5, 6, 0]], o));
+      m.dispose(); one.dispose();
+      console.log(JSON.stringify({ threads: m.threads, same }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual({ threads: 2, same: true });
+  });
+
   it("'auto': a pool for large models in Node, one thread for small ones (no worker started)", async () => {
     const { createHeap } = await import('../../bindings/threads/setup.js');
     const big = await createHeap({}, 100e6), small = await createHeap({}, 1e6);
