@@ -316,6 +316,11 @@ def main():
         save_last()
         t_ck = time.time()
     print("training done", flush=True)
+    if state["best"] is not None and state["best"].get("stage") == "init":
+        # an --init-from run whose epochs never beat the starting checkpoint's dev score exported nothing
+        print(f"no epoch beat the starting point (dev WER {state['best']['dev_wer']:.4f}): nothing exported to "
+              f"{a['out']}, no final evaluation", flush=True)
+        return
     if not a["no_final_eval"]:
         import evaluate
         import reference_outputs
