@@ -23,15 +23,21 @@ const PROBE_ITERS = 2_000_000;
 const peakT = timeIt(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 });
 const peak = (PROBE_ITERS * 12 * 2 * 4) / (peakT.median * 1e6);
 
+/** Random A [m, k] and W [n, k] (unpacked) and room for C [m, n] in the heap. */
+function operands(m: number, kk: number, n: number): { a: number; w: number; c: number } {
+  const a = heap.alloc(m * kk * 4), w = heap.alloc(n * kk * 4), c = heap.alloc(m * n * 4);
+  const f = heap.f32();
+  for (let i = 0; i < m * kk; i++) f[(a >>> 2) + i] = Math.random() - 0.5;
+  for (let i = 0; i < n * kk; i++) f[(w >>> 2) + i] = Math.random() - 0.5;
+  return { a, w, c };
+}
+
 interface Row { m: number; k: number; n: number; kernel: string; ms: Sample; gflops: number; gflopsP10: number; gflopsP90: number; ofPeak: number; load: number | null }
 const rows: Row[] = [];
 for (const [m, kk, n] of GEMM_SHAPES) {
   const load = await waitForIdle(1.0, 10_000);
   const mark = heap.mark();
-  const a = heap.alloc(m * kk * 4), w = heap.alloc(n * kk * 4), c = heap.alloc(m * n * 4);
-  const f = heap.f32();
-  for (let i = 0; i < m * kk; i++) f[(a >>> 2) + i] = Math.random() - 0.5;
-  for (let i = 0; i < n * kk; i++) f[(w >>> 2) + i] = Math.random() - 0.5;
+  const { a, w, c } = operands(m, kk, n);
   const packed = heap.alloc(k.packed_size_f32(n, kk) * 4);
   k.pack_f32_n8(w, 0, n, kk, packed);
   const kernel = m === 1 ? 'gemv_f32_1x24' : 'gemm_f32_4x8';
@@ -50,10 +56,7 @@ const int8Rows: Int8Row[] = [];
 for (const [m, kk, n] of INT8_SHAPES) {
   const load = await waitForIdle(1.0, 10_000);
   const mark = heap.mark();
-  const a = heap.alloc(m * kk * 4), w = heap.alloc(n * kk * 4), c = heap.alloc(m * n * 4);
-  const f = heap.f32();
-  for (let i = 0; i < m * kk; i++) f[(a >>> 2) + i] = Math.random() - 0.5;
-  for (let i = 0; i < n * kk; i++) f[(w >>> 2) + i] = Math.random() - 0.5;
+  const { a, w, c } = operands(m, kk, n);
   const packed = heap.alloc(k.packed_size_i8(n, kk));
   k.quantize_pack_i8_n8(w, 0, n, kk, packed);
   const scratch = heap.alloc(8 * (kk + 2) + 160);
