@@ -122,13 +122,15 @@ export function attention_f32(
       for (; d < hd; d++) store<f32>(qs + (<usize>d << 2), load<f32>(qi + (<usize>d << 2)) * scale);
       const brow = bias != 0 ? bias + (<usize>(h * tq + i) * <usize>tk << 2) : 0;
       const kh = k + hOff, ks = <usize>kvStride << 2;
+      // keys past the causal limit are masked whatever their scores: no dot products for them
+      const last = causalOffset >= 0 ? min(tk, max(0, causalOffset + i + 1)) : tk;
       let j = 0;
-      for (; j + 4 <= tk; j += 4) {
+      for (; j + 4 <= last; j += 4) {
         const kj = kh + <usize>j * ks;
         v128.store(p + (<usize>j << 2), dot4(qs, kj, kj + ks, kj + 2 * ks, kj + 3 * ks, hd));
       }
-      for (; j < tk; j++) store<f32>(p + (<usize>j << 2), dot(qs, kh + <usize>j * ks, hd));
-      // bias, then masks (a masked score is F32_MIN whatever its dot product was)
+      for (; j < last; j++) store<f32>(p + (<usize>j << 2), dot(qs, kh + <usize>j * ks, hd));
+      // bias, then masks (a masked score is F32_MIN whatever its dot product was, or is not computed)
       for (j = 0; j < tk; j++) {
         const pj = p + (<usize>j << 2);
         if (!visible(j, i, keyMask, causalOffset)) store<f32>(pj, F32_MIN);

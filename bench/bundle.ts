@@ -46,8 +46,9 @@ export function bundleSizes(log: (s: string) => void): { rows: BundleRow[]; ortV
   const ortVersion = (JSON.parse(readFileSync(join(ort, 'package.json'), 'utf8')) as { version: string }).version;
   const od = (f: string) => size(join(ort, 'dist', f));
   // the Node build (npm run build:bundle): library + CLI entries, their shared chunk (with @huggingface/tokenizers)
-  const nodeBuild = ['index.js', 'cli.js', 'shared.js', 'spawn.node.js'].map((f) => join(ROOT, 'dist', 'node', f));
-  const ours = [...nodeBuild.filter((f) => existsSync(f)).map(size), size(join(ROOT, 'dist', 'build', 'kernels.wasm'))];
+  const nodeDir = join(ROOT, 'dist', 'node');
+  const nodeBuild = existsSync(nodeDir) ? readdirSync(nodeDir).filter((f) => f.endsWith('.js')).sort().map((f) => join(nodeDir, f)) : [];
+  const ours = [...nodeBuild.map(size), size(join(ROOT, 'dist', 'build', 'kernels.wasm'))];
   const web = (f: string) => join(ROOT, 'dist', 'web', f);
   const rows = [
     // what a page or worker downloads: the minified web build (npm run build:bundle) and the kernels it fetches
