@@ -4,7 +4,8 @@
 import type { Heap } from '../arena.js';
 import { UnsupportedError } from '../errors.js';
 import type { Activation } from '../config.js';
-import { MAX_CHUNKS, type Chunk } from '../threads/pool.js';
+import { MAX_CHUNKS, type Chunk, type KernelCall } from '../threads/pool.js';
+import type { KernelName } from '../wasm.js';
 import type { FloatReader } from '../weights/safetensors.js';
 
 /** Weights as floats in hand, or read on demand straight into wasm memory (no JS copy of a large tensor). */
@@ -27,17 +28,36 @@ export function putFloats(heap: Heap, src: Floats): number {
 export type WeightFormat = 'f32' | 'int8';
 
 /**
- * Below this much work a GEMM/GEMV runs on one thread: a parallel step costs tens of µs in hand-offs and
- * per-chunk calls, so it pays from ~60 µs of work. Work is counted in f32 single-row multiply-adds (~8 per ns
- * here); int8 weights (4x) and several rows at once (2x: each weight load serves them all) count for less.
+ * Below this much work a GEMM/GEMV runs on one thread. Work is counted in f32 single-row multiply-adds (~8 per ns
+ * here); int8 weights (2x: measured at 1-4 rows, not the 4x of their size) and several rows at once (2x: each
+ * weight load serves them all) count for less. A parallel step whose worker is already spinning costs a few µs,
+ * so splitting pays from ~20 µs of work: measured on 2 threads (ad-hoc loop over one layer, µs single → split),
+ * int8 4x512x512 42 → 39, int8 4x512x1536 116-146 → 65-82, f32 1x512x512 30-35 → 19-29; int8 1x512x512 14-16 →
+ * 12-21 (no gain: stays single).
  */
-export let PARALLEL_MIN_MACS = 500_000;
+export let PARALLEL_MIN_MACS = 150_000;
 /** Fewest 8-column panels per chunk of a parallel GEMM/GEMV: long runs of weights keep the micro-kernels streaming. */
 export let PANELS_PER_CHUNK = 8;
 /** Tests: every layer through the thread pool in the smallest chunks ({ minMacs: 0, panelsPerChunk: 1 }), or the defaults. */
 export function setParallelTuning(t: { minMacs?: number; panelsPerChunk?: number } = {}): void {
-  PARALLEL_MIN_MACS = t.minMacs ?? 500_000;
+  PARALLEL_MIN_MACS = t.minMacs ?? 150_000;
   PANELS_PER_CHUNK = t.panelsPerChunk ?? 8;
+}
+
+/**
+ * [i0, i1) ranges cutting n items into at most `most` parts for a pool of `threads` (a multiple of it where there
+ * are enough parts), each boundary a multiple of `align` (SIMD lanes, or row blocks).
+ */
+export function splitRange(n: number, threads: number, most: number, align = 1): [number, number][] {
+  const units = Math.ceil(n / align);
+  let C = Math.max(1, Math.min(units, most, MAX_CHUNKS));
+  if (C > threads) C -= C % threads;
+  const out: [number, number][] = [];
+  for (let i = 0; i < C; i++) {
+    const i0 = Math.floor((units * i) / C) * align, i1 = Math.min(n, Math.floor((units * (i + 1)) / C) * align);
+    if (i1 > i0) out.push([i0, i1]);
+  }
+  return out;
 }
 
 /** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels (f32 or int8). */
@@ -79,16 +99,18 @@ export class Linear {
   /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
   run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
     const acc = accumulate ? 1 : 0, pool = this.heap.pool, panels = Math.ceil(this.outF / 8);
-    const work = (rows * this.inF * this.outF) / ((this.format === 'int8' ? 4 : 1) * (rows > 1 ? 2 : 1));
+    const work = (rows * this.inF * this.outF) / ((this.format === 'int8' ? 2 : 1) * (rows > 1 ? 2 : 1));
     if (!pool || work < PARALLEL_MIN_MACS || panels < 2) {
       if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc, this.scratch);
       else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
       return;
     }
     // Output columns in chunks of whole panels, claimed by whichever thread is free.
-    // chunks of at least half the threshold's work, at least PANELS_PER_CHUNK panels, at most 4 per thread
+    // chunks of at least half the threshold's work, at least PANELS_PER_CHUNK panels, at most 4 per thread, and a
+    // multiple of the threads where there are enough (3 equal chunks on 2 threads would take 2/3 of the time, not 1/2)
     const byWork = PARALLEL_MIN_MACS > 0 ? Math.floor((2 * work) / PARALLEL_MIN_MACS) : Infinity;
-    const C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
+    let C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
+    if (C > pool.size) C -= C % pool.size;
     const chunks: Chunk[] = [];
     // int8: quantise the activation rows once here, as linear_i8 would, instead of once per chunk (decode rows in
     // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
@@ -98,7 +120,13 @@ export class Linear {
     const rowBytes = 2 * ((inF + 1) & ~1), blockRows = 4 * Math.ceil(rows / 4);
     const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(blockRows * rowBytes + rows * 4);
     const xs = xq + blockRows * rowBytes, partial = this.scratch + 4 * rowBytes + 16;
-    if (int8) k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
+    if (int8) {
+      // rows quantise independently, in blocks of 4: whole blocks per chunk give the bytes one call would (~1 ns a float)
+      if (rows >= 8 && rows * inF * 8 >= PARALLEL_MIN_MACS) {
+        pool.run(splitRange(rows, pool.size, 2 * pool.size, 4).map(([r0, r1]) =>
+          ({ call: ['quantize_rows_i16', x + r0 * ldx * 4, ldx, r1 - r0, inF, xq + r0 * rowBytes, xs + r0 * 4] })));
+      } else k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
+    }
     for (let i = 0; i < C; i++) {
       const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
       const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
@@ -128,16 +156,29 @@ export class Norm {
   }
 }
 
+/**
+ * Element-wise kernels by config name, with their cost per float in the units of PARALLEL_MIN_MACS (measured:
+ * relu 0.37, silu 3.1, gelu 7.6 ns per float; gelu_tanh like silu plus a cubic). Every kernel computes each
+ * element alone (its tail through the vector formula), so any split gives the bytes of one call.
+ */
+const ACTIVATIONS: Record<string, readonly [KernelName, number]> = {
+  relu: ['relu_f32', 3], gelu: ['gelu_f32', 60], gelu_new: ['gelu_tanh_f32', 30], silu: ['silu_f32', 25],
+};
+
+/** Runs an element-wise kernel over n floats, split between the pool's threads when it is worth a step. */
+function elementwise(heap: Heap, cost: number, n: number, one: () => void, part: (i0: number, i1: number) => KernelCall): void {
+  const pool = heap.pool;
+  if (!pool || n * cost < PARALLEL_MIN_MACS) { one(); return; }
+  pool.run(splitRange(n, pool.size, 2 * pool.size, 4).map(([i0, i1]) => ({ call: part(i0, i1) })));
+}
+
 /** The activation kernels by config name (in place over n floats). */
 export function activationKernel(heap: Heap, act: Activation): (x: number, n: number) => void {
-  const k = heap.k;
-  switch (act) {
-    case 'relu': return (x, n) => k.relu_f32(x, x, n);
-    case 'gelu': return (x, n) => k.gelu_f32(x, x, n);
-    case 'gelu_new': return (x, n) => k.gelu_tanh_f32(x, x, n);
-    case 'silu': return (x, n) => k.silu_f32(x, x, n);
-    default: throw new UnsupportedError(`activation '${String(act)}' has no kernel (have relu, gelu, gelu_new, silu/swish)`);
-  }
+  const entry = Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
+  if (!entry) throw new UnsupportedError(`activation '${String(act)}' has no kernel (have relu, gelu, gelu_new, silu/swish)`);
+  const [name, cost] = entry;
+  const fn = heap.k[name] as (x: number, y: number, n: number) => void;
+  return (x, n) => elementwise(heap, cost, n, () => fn(x, x, n), (i0, i1) => [name, x + i0 * 4, x + i0 * 4, i1 - i0]);
 }
 
 /** A feed-forward block: out (+)= FFN(x), using `hidden` (rows × hiddenPerRow floats) as scratch. */
@@ -171,7 +212,8 @@ export class GatedFeedForward implements FFN {
     const n = rows * this.wi0.outF, up = hidden + n * 4;
     this.wi0.run(x, rows, hidden);
     this.wi1.run(x, rows, up);
-    this.heap.k.gated_gelu_f32(hidden, up, hidden, n);
+    elementwise(this.heap, 30, n, () => this.heap.k.gated_gelu_f32(hidden, up, hidden, n),
+      (i0, i1) => ['gated_gelu_f32', hidden + i0 * 4, up + i0 * 4, hidden + i0 * 4, i1 - i0]);
     this.wo.run(hidden, rows, out, accumulate);
   }
 }

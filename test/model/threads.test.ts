@@ -4,12 +4,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../bindings/model/model.js';
-import { setParallelTuning } from '../../bindings/model/layers.js';
+import { setParallelTuning, splitRange } from '../../bindings/model/layers.js';
 import { InputError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden } from '../helpers/fixtures.js';
 
 const names = readdirSync(FIXTURES).filter((n) => existsSync(new URL(`${n}/golden.json`, FIXTURES))).sort();
-// every linear layer and attention through the pool, in chunks of one 8-column panel / one head
+// every linear layer, attention, activation, int8 row quantisation and beam log-softmax through the pool, in the
+// smallest chunks (one 8-column panel, one head, one row block)
 beforeAll(() => setParallelTuning({ minMacs: 0, panelsPerChunk: 1 }));
 afterAll(() => setParallelTuning());
 
@@ -39,6 +40,21 @@ describe('threads: identical results on 1 and 2 threads', () => {
       });
     }
   }
+
+  it('splitRange: contiguous aligned ranges covering [0, n), a multiple of the threads where there are enough', () => {
+    for (const [n, threads, most, align] of [[1, 2, 4, 1], [3, 2, 4, 1], [13, 2, 4, 4], [32, 2, 4, 4], [8192, 3, 6, 4], [58101, 2, 4, 1], [5, 4, 8, 1]]) {
+      const r = splitRange(n, threads, most, align);
+      expect(r[0][0]).toBe(0);
+      expect(r[r.length - 1][1]).toBe(n);
+      for (let i = 0; i < r.length; i++) {
+        expect(r[i][1]).toBeGreaterThan(r[i][0]);
+        if (i > 0) expect(r[i][0]).toBe(r[i - 1][1]);
+        expect(r[i][0] % align).toBe(0);
+      }
+      expect(r.length).toBeLessThanOrEqual(most);
+      if (Math.ceil(n / align) >= threads && r.length > threads) expect(r.length % threads).toBe(0);
+    }
+  });
 
   it('rejects a bad threads option; a disposed model refuses to run', async () => {
     await expect(loadModel(fixtureDir('marian_tiny'), { threads: 0 })).rejects.toThrow(InputError);
