@@ -36,12 +36,12 @@ export type WeightFormat = 'f32' | 'int8';
  * 12-21 (no gain: stays single).
  */
 export let PARALLEL_MIN_MACS = 150_000;
-/** Fewest 8-column panels per chunk of a parallel GEMM/GEMV: long runs of weights keep the micro-kernels streaming. */
-export let PANELS_PER_CHUNK = 8;
+/** Fewest 8-column panels per chunk of a parallel GEMM/GEMV (besides the work floor in guidedPanels). */
+export let PANELS_PER_CHUNK = 2;
 /** Tests: every layer through the thread pool in the smallest chunks ({ minMacs: 0, panelsPerChunk: 1 }), or the defaults. */
 export function setParallelTuning(t: { minMacs?: number; panelsPerChunk?: number } = {}): void {
   PARALLEL_MIN_MACS = t.minMacs ?? 150_000;
-  PANELS_PER_CHUNK = t.panelsPerChunk ?? 8;
+  PANELS_PER_CHUNK = t.panelsPerChunk ?? 2;
 }
 
 /**
@@ -58,6 +58,26 @@ export function splitRange(n: number, threads: number, most: number, align = 1):
     if (i1 > i0) out.push([i0, i1]);
   }
   return out;
+}
+
+/**
+ * Panel ranges for a parallel GEMM/GEMV, largest first: each takes 1/(2·threads) of what is left, down to a floor
+ * (PANELS_PER_CHUNK, and 1/8 of the parallel threshold's work). The thread that ends last waits for at most a
+ * small chunk: with equal eighths of a 2-thread step it waited ~0.05 ms a step (~1-2 ms of a 15-20 ms int8
+ * encoder, measured with a timer around the pool's wait), and a step ends when its slowest thread does.
+ */
+export function guidedPanels(panels: number, threads: number, workPerPanel: number): [number, number][] {
+  let floor = Math.max(PANELS_PER_CHUNK, Math.ceil(PARALLEL_MIN_MACS / 8 / workPerPanel));
+  for (;;) {
+    const out: [number, number][] = [];
+    for (let p = 0; p < panels && out.length <= MAX_CHUNKS;) {
+      const p1 = Math.min(panels, p + Math.max(floor, Math.ceil((panels - p) / (2 * threads))));
+      out.push([p, p1]);
+      p = p1;
+    }
+    if (out.length <= MAX_CHUNKS) return out;
+    floor *= 2;   // many threads over a wide layer: fewer, larger tail chunks
+  }
 }
 
 /** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels (f32 or int8). */
@@ -77,8 +97,9 @@ export class Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
     const k = heap.k;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
-    // int8 scratch, one per thread: 4 int16 activation rows, their scales and 4 x 8 partial sums
-    const scratchBytes = format === 'int8' ? Math.ceil((8 * (inF + 2) + 160) / 64) * 64 : 0;
+    // int8 scratch, one per thread: 4 int16 activation rows, their scales and 4 x 8 partial sums (those on cache
+    // lines of their own: see run), whole 64-byte lines per thread
+    const scratchBytes = format === 'int8' ? Math.ceil((8 * (inF + 2) + 16) / 64) * 64 + 128 : 0;
     const scratch = format === 'int8' ? heap.alloc(scratchBytes * heap.threads) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
@@ -105,12 +126,7 @@ export class Linear {
       else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
       return;
     }
-    // Output columns in chunks of whole panels, claimed by whichever thread is free.
-    // chunks of at least half the threshold's work, at least PANELS_PER_CHUNK panels, at most 4 per thread, and a
-    // multiple of the threads where there are enough (3 equal chunks on 2 threads would take 2/3 of the time, not 1/2)
-    const byWork = PARALLEL_MIN_MACS > 0 ? Math.floor((2 * work) / PARALLEL_MIN_MACS) : Infinity;
-    let C = Math.max(1, Math.min(Math.max(pool.size, byWork), Math.floor(panels / PANELS_PER_CHUNK), 4 * pool.size, MAX_CHUNKS));
-    if (C > pool.size) C -= C % pool.size;
+    // Output columns in chunks of whole panels (guidedPanels), claimed by whichever thread is free.
     const chunks: Chunk[] = [];
     // int8: quantise the activation rows once here, as linear_i8 would, instead of once per chunk (decode rows in
     // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
@@ -119,7 +135,9 @@ export class Linear {
     // quantize_rows_i16 writes blocks of 4 rows (the last one padded when it holds 2 or 3), then the scales
     const rowBytes = 2 * ((inF + 1) & ~1), blockRows = 4 * Math.ceil(rows / 4);
     const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(blockRows * rowBytes + rows * 4);
-    const xs = xq + blockRows * rowBytes, partial = this.scratch + 4 * rowBytes + 16;
+    // Partial sums start on a fresh cache line: beside the scales (which every thread reads for each panel) they
+    // bounced that line between cores for every panel (4x512x58101 on 2 threads: 1.2-1.5x -> see the commit)
+    const xs = xq + blockRows * rowBytes, partial = this.scratch + Math.ceil((4 * rowBytes + 16) / 64) * 64;
     if (int8) {
       // rows quantise independently, in blocks of 4: whole blocks per chunk give the bytes one call would (~1 ns a float)
       if (rows >= 8 && rows * inF * 8 >= PARALLEL_MIN_MACS) {
@@ -127,8 +145,7 @@ export class Linear {
           ({ call: ['quantize_rows_i16', x + r0 * ldx * 4, ldx, r1 - r0, inF, xq + r0 * rowBytes, xs + r0 * 4] })));
       } else k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
     }
-    for (let i = 0; i < C; i++) {
-      const p0 = Math.floor((panels * i) / C), p1 = Math.floor((panels * (i + 1)) / C);
+    for (const [p0, p1] of guidedPanels(panels, pool.size, work / panels)) {
       const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
       if (!int8) chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
       else chunks.push({ call: ['linear_i8_rows', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
