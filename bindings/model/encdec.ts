@@ -12,7 +12,7 @@
 import type { Heap } from '../arena.js';
 import { InputError } from '../errors.js';
 import type { DecoderSession } from '../generation/types.js';
-import type { Chunk, KernelCall } from '../threads/pool.js';
+import { MAX_CHUNKS, type Chunk, type KernelCall } from '../threads/pool.js';
 import { PARALLEL_MIN_MACS, splitRange, type FFN, type Linear, type Norm } from './layers.js';
 
 export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3A, D] fused, out: [D, A]
@@ -158,7 +158,7 @@ export class EncDecSession implements DecoderSession {
   private readonly rows: number;
   private readonly ids: number; private readonly h: number; private readonly x: number; private readonly qkv: number;
   private readonly q: number; private readonly ctx: number; private readonly hidden: number; private readonly logits: number;
-  private readonly scratch: number; private readonly saved: number; private readonly bias: number;
+  private readonly scratch: number; private readonly scratchBytes: number; private readonly saved: number; private readonly bias: number;
   /** topKRows: beam scores [R] | scores [TOPK_PER_ROW·R] | indices [TOPK_PER_ROW·R] */
   private readonly topk: number;
   private readonly staged: Int32Array;
@@ -185,7 +185,8 @@ export class EncDecSession implements DecoderSession {
     this.qkv = heap.alloc(R * 3 * A * 4); this.q = heap.alloc(R * A * 4); this.ctx = heap.alloc(R * A * 4);
     this.hidden = heap.alloc(R * w.ffnHidden * 4);
     this.logits = heap.alloc(R * w.vocabOut * 4);
-    this.scratch = heap.alloc((A / w.decHeads + Math.max(S, maxLen)) * 4);
+    this.scratchBytes = Math.ceil(((A / w.decHeads + Math.max(S, maxLen)) * 4) / 64) * 64; // one per thread
+    this.scratch = heap.alloc(this.scratchBytes * heap.threads);
     this.bias = w.relBias ? heap.alloc(w.decHeads * maxLen * 4) : 0;
     this.saved = heap.alloc(R * maxLen * 2 * A * 4); // reorder staging for one layer
     this.staged = new Int32Array(R);
@@ -213,24 +214,20 @@ export class EncDecSession implements DecoderSession {
       let src = h;
       if (w.preNorm) { L.selfNorm.run(h, R, x); src = x; }
       L.self.qkv.run(src, R, qkv);
-      for (let r = 0; r < R; r++) {
-        const slot = cache + r * rowCache + t * 2 * A * 4;
-        k.copy_bytes(slot, qkv + (r * 3 + 1) * A * 4, 2 * A * 4);
-        k.attention_f32(qkv + r * 3 * A * 4, 3 * A, cache + r * rowCache, cache + r * rowCache + A * 4, 2 * A,
-          ctx + r * A * 4, A, w.decHeads, hd, 1, t + 1, scale, 0, -1, this.bias, this.scratch);
-      }
+      for (let r = 0; r < R; r++) k.copy_bytes(cache + r * rowCache + t * 2 * A * 4, qkv + (r * 3 + 1) * A * 4, 2 * A * 4);
+      this.attendRows(t + 1, (r) => ['attention_f32', qkv + r * 3 * A * 4, 3 * A, cache + r * rowCache, cache + r * rowCache + A * 4,
+        2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, t + 1, scale, 0, -1, this.bias, this.scratch]);
       L.self.out.run(ctx, R, h, true);
       if (!w.preNorm) L.selfNorm.run(h, R);
       // cross-attention: row r reads its sentence's K|V (r / beams), with that sentence's padding mask
       src = h;
       if (w.preNorm) { L.crossNorm.run(h, R, x); src = x; }
       L.cross.q.run(src, R, q);
-      for (let r = 0; r < R; r++) {
-        const b = Math.floor(r / this.beams);
-        const kb = kv + b * this.S * 2 * A * 4;
-        k.attention_f32(q + r * A * 4, A, kb, kb + A * 4, 2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, this.S,
-          scale, this.encMask + b * this.S, -1, 0, this.scratch);
-      }
+      this.attendRows(this.S, (r) => {
+        const b = Math.floor(r / this.beams), kb = kv + b * this.S * 2 * A * 4;
+        return ['attention_f32', q + r * A * 4, A, kb, kb + A * 4, 2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, this.S,
+          scale, this.encMask + b * this.S, -1, 0, this.scratch];
+      });
       L.cross.out.run(ctx, R, h, true);
       if (!w.preNorm) L.crossNorm.run(h, R);
       src = h;
@@ -243,6 +240,25 @@ export class EncDecSession implements DecoderSession {
     w.lmHead.run(h, R, this.logits);
     this.t++;
     return heap.f32().subarray(this.logits >>> 2, (this.logits >>> 2) + R * w.vocabOut);
+  }
+
+  /**
+   * One attention call per decoder row (its query against tk keys); with a pool, a row per chunk once the rows
+   * hold enough work (tk keys x 2A multiply-adds each, ~6.5 per ns at tk 32: four rows of a Marian cross-attention
+   * take ~20 µs, a parallel step 1-2 µs). Argument 15 is the scratch, one per thread.
+   */
+  private attendRows(tk: number, call: (r: number) => KernelCall): void {
+    const { heap, rows: R } = this, pool = heap.pool;
+    if (!pool || R < 2 || R * tk * 2 * this.w.attnWidth < PARALLEL_MIN_MACS / 2) {
+      const attention = heap.k.attention_f32 as (...a: number[]) => void;
+      for (let r = 0; r < R; r++) attention(...(call(r).slice(1) as number[]));
+      return;
+    }
+    for (let r0 = 0; r0 < R; r0 += MAX_CHUNKS) {
+      const chunks: Chunk[] = [];
+      for (let r = r0; r < Math.min(R, r0 + MAX_CHUNKS); r++) chunks.push({ call: call(r), scratchArg: 15, scratchStride: this.scratchBytes });
+      pool.run(chunks);
+    }
   }
 
   /** In-place SIMD log-softmax of the logits the last step() returned (beam search's fast path). */
