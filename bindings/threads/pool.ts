@@ -38,13 +38,13 @@ function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) 
     const i = x & 1023;
     if (i >= Atomics.load(ctl, 1)) return ran;
     if (Atomics.compareExchange(ctl, 2, x, x + 1) !== x) continue;
-    const e = i * 20;                                   // ENTRY
-    const argc = table[e + 1], sIdx = table[e + 2];
-    const a: number[] = new Array(argc);
-    for (let j = 0; j < argc; j++) a[j] = table[e + 4 + j];
-    if (sIdx >= 0) a[sIdx] += thread * table[e + 3];
+    const e = i * 20, b = e + 4;                        // ENTRY; arguments from b (16 slots, unused ones 0)
+    // this thread's scratch: the argument at slot sIdx moves by thread × stride (sIdx -1: none)
+    const sIdx = table[e + 2], off = thread * table[e + 3];
+    const t = table, arg = (j: number) => (j === sIdx ? t[b + j] + off : t[b + j]);
     try {
-      fns[table[e]](...a);
+      // all 16 slots, no array per call (~1 µs a chunk with one; wasm ignores arguments past its own)
+      fns[t[e]](arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12), arg(13), arg(14), arg(15));
     } catch (err) {
       if (Atomics.compareExchange(ctl, 4, 0, 1) === 0) {
         const msg = new TextEncoder().encode(String((err as Error)?.message ?? err)).subarray(0, 192);
@@ -192,16 +192,24 @@ export class ThreadPool {
 
   private post(chunks: readonly Chunk[]): void {
     const { ctl, table } = this;
-    chunks.forEach(({ call: [name, ...a], scratchArg = -1, scratchStride = 0 }, i) => {
-      if (a.length > MAX_ARGS) throw new ThreadError(`${name}: ${a.length} arguments, at most ${MAX_ARGS}`);
+    const gen = (this.gen + 1) & 0xfffff || 1;   // never 0: workers start having "seen" step 0
+    // Close the finished step before the table changes. A worker still in runChunks for it may hold the old NEXT
+    // (index = old count) and read the new COUNT: its claim of "chunk old-count" then succeeded, ran an entry of
+    // the new table early (and again later: twice) and counted into DONE past the new count, so this thread waited
+    // forever (seen: a bench hung; 1 of 3 runs of 200k steps alternating 1..7 and 64 chunks). Now that claim's
+    // compare-exchange fails: NEXT holds the new tag with an index no step reaches.
+    Atomics.store(ctl, NEXT, (gen << 10) | 1023);
+    for (let i = 0; i < chunks.length; i++) {
+      const { call, scratchArg = -1, scratchStride = 0 } = chunks[i], argc = call.length - 1;
+      if (argc > MAX_ARGS) throw new ThreadError(`${call[0]}: ${argc} arguments, at most ${MAX_ARGS}`);
       const e = i * ENTRY;
-      table[e] = KERNEL_INDEX.get(name)!;
-      table[e + 1] = a.length;
+      table[e] = KERNEL_INDEX.get(call[0])!;
+      table[e + 1] = argc;
       table[e + 2] = scratchArg;
       table[e + 3] = scratchStride;
-      table.set(a, e + 4);
-    });
-    this.gen = (this.gen + 1) & 0xfffff || 1;   // never 0: workers start having "seen" step 0
+      for (let j = 0; j < MAX_ARGS; j++) table[e + 4 + j] = j < argc ? (call[j + 1] as number) : 0;
+    }
+    this.gen = gen;
     Atomics.store(ctl, COUNT, chunks.length);
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, NEXT, this.gen << 10);    // opens the chunks (published after the table and count)
@@ -214,8 +222,9 @@ export class ThreadPool {
   private waitAll(n: number): void {
     const { ctl } = this;
     let until = 0;
+    let spins = 0;
     for (let d = Atomics.load(ctl, DONE); d !== n; d = Atomics.load(ctl, DONE)) {
-      if (!this.canBlock) continue;
+      if (!this.canBlock || (++spins & 255) !== 0) continue;   // the clock every 256 spins: it cost as much as the loads
       const now = performance.now();
       if (until === 0) until = now + MAIN_SPIN_MS;
       else if (now > until) Atomics.wait(ctl, DONE, d, 50);
