@@ -26,6 +26,25 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; noise: Noi
   return { value, noise: { load, others: otherCores(a, cpuSnapshot()) } };
 }
 
+const THREADS = Number(process.env.WASM_SEQ2SEQ_BENCH_THREADS ?? 1);
+
+/**
+ * With threads, a sample starts only once this process is quiet: onnxruntime-web's pool threads keep spinning
+ * after a run returns (measured: 300-540 ms of CPU in the 500 ms after a 2-thread encoder run), which took a
+ * core from our next sample (our 2-thread encoder ran at 66 ms, above our 1-thread time). Ours spin 2 ms.
+ * Quiet: under 15% of a core over 10 ms, or 2 s passed. One thread each (the default): nothing spins, no wait.
+ */
+async function quiet(): Promise<void> {
+  if (THREADS <= 1) return;
+  const until = performance.now() + 2000;
+  for (;;) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 10));
+    const c = process.cpuUsage(c0);
+    if ((c.user + c.system) / 1000 < 0.15 * (performance.now() - t0) || performance.now() > until) return;
+  }
+}
+
 /**
  * Samples of two functions taken alternately (A, B, A, B, ...: a change in machine load hits both alike), each
  * sample repeating its function for >= minMs and recording ms per call, after warmupMs of each.
@@ -51,7 +70,11 @@ async function interleaved(a: () => unknown, b: () => unknown, { samples = 12, m
   const ra: number[] = [], rb: number[] = [];
   for (let s = 0; s < samples; s++) {
     gc();
-    if (s % 2 === 0) { ra.push(await one(a)); rb.push(await one(b)); } else { rb.push(await one(b)); ra.push(await one(a)); }
+    const first = s % 2 === 0 ? a : b;
+    for (const fn of [first, first === a ? b : a]) {
+      await quiet();
+      (fn === a ? ra : rb).push(await one(fn));
+    }
   }
   return [ra, rb];
 }
@@ -169,6 +192,7 @@ async function decode() {
         const order = i % 2 === 0 ? ['ours', 'ort'] as const : ['ort', 'ours'] as const;
         for (const who of order) {
           gc();
+          await quiet();
           const r = who === 'ours' ? await ours.generate(ids, STEPS, beams) : await ort.generate(ids, STEPS, beams);
           if (r.timing.steps !== STEPS || r.tokens.length !== STEPS) throw new Error(`${who} ran ${r.timing.steps} steps / ${r.tokens.length} tokens, expected ${STEPS}`);
           acc[who].push({ totalMs: r.totalMs, loopMs: r.timing.loopMs, runMs: r.timing.runMs });
