@@ -4,7 +4,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../bindings/model/model.js';
-import { setParallelTuning, splitRange } from '../../bindings/model/layers.js';
+import { guidedPanels, setParallelTuning, splitRange } from '../../bindings/model/layers.js';
+import { MAX_CHUNKS } from '../../bindings/threads/pool.js';
 import { InputError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden } from '../helpers/fixtures.js';
 
@@ -53,6 +54,19 @@ describe('threads: identical results on 1 and 2 threads', () => {
       }
       expect(r.length).toBeLessThanOrEqual(most);
       if (Math.ceil(n / align) >= threads && r.length > threads) expect(r.length % threads).toBe(0);
+    }
+  });
+
+  it('guidedPanels: contiguous ranges over every panel, largest first, never more than the pool takes', () => {
+    for (const [panels, threads, workPerPanel] of [[1, 2, 1e6], [2, 2, 10], [64, 2, 4096], [192, 2, 65536], [7263, 2, 4096], [7263, 8, 1], [7263, 64, 1]]) {
+      const r = guidedPanels(panels, threads, workPerPanel);
+      expect(r[0][0]).toBe(0);
+      expect(r[r.length - 1][1]).toBe(panels);
+      expect(r.length).toBeLessThanOrEqual(MAX_CHUNKS);
+      for (let i = 1; i < r.length; i++) {
+        expect(r[i][0]).toBe(r[i - 1][1]);
+        expect(r[i][1] - r[i][0]).toBeLessThanOrEqual(r[i - 1][1] - r[i - 1][0]);
+      }
     }
   });
 
