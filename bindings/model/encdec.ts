@@ -12,7 +12,7 @@
 import type { Heap } from '../arena.js';
 import { InputError } from '../errors.js';
 import type { DecoderSession } from '../generation/types.js';
-import { MAX_CHUNKS, type Chunk, type KernelCall } from '../threads/pool.js';
+import { MAX_CHUNKS, type Chunk } from '../threads/pool.js';
 import { PARALLEL_MIN_MACS, splitRange, type FFN, type Linear, type Norm } from './layers.js';
 
 export interface SelfAttention { qkv: Linear; out: Linear } // qkv: [3A, D] fused, out: [D, A]
@@ -94,24 +94,34 @@ function embedTokens(heap: Heap, w: EncDecWeights, side: 'enc' | 'dec', ids: num
 }
 
 /**
+ * attention_f32 calls (their arguments) writing disjoint outputs: on this thread, or with `split` one per chunk of
+ * the pool, each computed exactly as here; argument 15, the scratch, moves to the claiming thread's own.
+ */
+function attend(heap: Heap, calls: number[][], split: boolean, scratchBytes: number): void {
+  const pool = heap.pool;
+  if (!pool || !split || calls.length < 2) {
+    const attention = heap.k.attention_f32 as (...a: number[]) => void;
+    for (const a of calls) attention(...a);
+    return;
+  }
+  for (let i = 0; i < calls.length; i += MAX_CHUNKS) {
+    pool.run(calls.slice(i, i + MAX_CHUNKS).map((a): Chunk => ({ call: ['attention_f32', ...a], scratchArg: 15, scratchStride: scratchBytes })));
+  }
+}
+
+/**
  * Self-attention of one sentence: Q|K|V rows [S, 3A] (stride 3A) → ctx [S, A]. With a thread pool the heads are
  * split between threads (each head is computed exactly as on one thread); T5's bias [H, S, S] follows its heads.
  */
 function encoderAttention(heap: Heap, qkv: number, ctx: number, H: number, hd: number, S: number, scale: number,
   mask: number, bias: number, scratch: number, scratchBytes: number): void {
-  const A = H * hd, pool = heap.pool;
-  const call = (h0: number, h1: number): KernelCall => ['attention_f32', qkv + h0 * hd * 4, 3 * A,
-    qkv + (A + h0 * hd) * 4, qkv + (2 * A + h0 * hd) * 4, 3 * A, ctx + h0 * hd * 4, A, h1 - h0, hd, S, S, scale, mask, -1,
+  const A = H * hd;
+  const heads = (h0: number, h1: number): number[] => [qkv + h0 * hd * 4, 3 * A, qkv + (A + h0 * hd) * 4,
+    qkv + (2 * A + h0 * hd) * 4, 3 * A, ctx + h0 * hd * 4, A, h1 - h0, hd, S, S, scale, mask, -1,
     bias ? bias + h0 * S * S * 4 : 0, scratch];
-  if (!pool || H < 2 || S * S * A < PARALLEL_MIN_MACS) {
-    const [, ...args] = call(0, H);
-    (heap.k.attention_f32 as (...a: number[]) => void)(...args);
-    return;
-  }
-  // one head per chunk; each thread brings its own scratch (argument 15)
-  const chunks: Chunk[] = [];
-  for (let h = 0; h < H; h++) chunks.push({ call: call(h, h + 1), scratchArg: 15, scratchStride: scratchBytes });
-  pool.run(chunks);
+  const split = !!heap.pool && H > 1 && S * S * A >= PARALLEL_MIN_MACS;
+  // one call for every head, or one head per chunk
+  attend(heap, split ? Array.from({ length: H }, (_, h) => heads(h, h + 1)) : [heads(0, H)], split, scratchBytes);
 }
 
 /** Runs the encoder over ids [B, S] (i32 in heap) with key mask [B, S] (u8); returns hidden [B*S, D]. */
@@ -215,7 +225,7 @@ export class EncDecSession implements DecoderSession {
       if (w.preNorm) { L.selfNorm.run(h, R, x); src = x; }
       L.self.qkv.run(src, R, qkv);
       for (let r = 0; r < R; r++) k.copy_bytes(cache + r * rowCache + t * 2 * A * 4, qkv + (r * 3 + 1) * A * 4, 2 * A * 4);
-      this.attendRows(t + 1, (r) => ['attention_f32', qkv + r * 3 * A * 4, 3 * A, cache + r * rowCache, cache + r * rowCache + A * 4,
+      this.attendRows(t + 1, (r) => [qkv + r * 3 * A * 4, 3 * A, cache + r * rowCache, cache + r * rowCache + A * 4,
         2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, t + 1, scale, 0, -1, this.bias, this.scratch]);
       L.self.out.run(ctx, R, h, true);
       if (!w.preNorm) L.selfNorm.run(h, R);
@@ -225,7 +235,7 @@ export class EncDecSession implements DecoderSession {
       L.cross.q.run(src, R, q);
       this.attendRows(this.S, (r) => {
         const b = Math.floor(r / this.beams), kb = kv + b * this.S * 2 * A * 4;
-        return ['attention_f32', q + r * A * 4, A, kb, kb + A * 4, 2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, this.S,
+        return [q + r * A * 4, A, kb, kb + A * 4, 2 * A, ctx + r * A * 4, A, w.decHeads, hd, 1, this.S,
           scale, this.encMask + b * this.S, -1, 0, this.scratch];
       });
       L.cross.out.run(ctx, R, h, true);
@@ -243,22 +253,13 @@ export class EncDecSession implements DecoderSession {
   }
 
   /**
-   * One attention call per decoder row (its query against tk keys); with a pool, a row per chunk once the rows
-   * hold enough work (tk keys x 2A multiply-adds each, ~6.5 per ns at tk 32: four rows of a Marian cross-attention
-   * take ~20 µs, a parallel step 1-2 µs). Argument 15 is the scratch, one per thread.
+   * One attention call per decoder row (its query against tk keys), split by rows once they hold enough work
+   * (tk keys x 2A multiply-adds each, ~6.5 per ns at tk 32: four rows of a Marian cross-attention take ~20 µs,
+   * a parallel step 1-2 µs).
    */
-  private attendRows(tk: number, call: (r: number) => KernelCall): void {
-    const { heap, rows: R } = this, pool = heap.pool;
-    if (!pool || R < 2 || R * tk * 2 * this.w.attnWidth < PARALLEL_MIN_MACS / 2) {
-      const attention = heap.k.attention_f32 as (...a: number[]) => void;
-      for (let r = 0; r < R; r++) attention(...(call(r).slice(1) as number[]));
-      return;
-    }
-    for (let r0 = 0; r0 < R; r0 += MAX_CHUNKS) {
-      const chunks: Chunk[] = [];
-      for (let r = r0; r < Math.min(R, r0 + MAX_CHUNKS); r++) chunks.push({ call: call(r), scratchArg: 15, scratchStride: this.scratchBytes });
-      pool.run(chunks);
-    }
+  private attendRows(tk: number, args: (r: number) => number[]): void {
+    const R = this.rows;
+    attend(this.heap, Array.from({ length: R }, (_, r) => args(r)), R * tk * 2 * this.w.attnWidth >= PARALLEL_MIN_MACS / 2, this.scratchBytes);
   }
 
   /** In-place SIMD log-softmax of the logits the last step() returned (beam search's fast path). */
