@@ -4,7 +4,7 @@
 import type { Heap } from '../arena.js';
 import { UnsupportedError } from '../errors.js';
 import type { Activation } from '../config.js';
-import { MAX_CHUNKS, type Chunk, type KernelCall } from '../threads/pool.js';
+import { encodeStep, MAX_CHUNKS, type Chunk, type EncodedStep, type KernelCall } from '../threads/pool.js';
 import type { KernelName } from '../wasm.js';
 import type { FloatReader } from '../weights/safetensors.js';
 
@@ -42,7 +42,10 @@ export let PANELS_PER_CHUNK = 2;
 export function setParallelTuning(t: { minMacs?: number; panelsPerChunk?: number } = {}): void {
   PARALLEL_MIN_MACS = t.minMacs ?? 150_000;
   PANELS_PER_CHUNK = t.panelsPerChunk ?? 2;
+  tuning++;
 }
+/** Changes with the tuning: a layer's remembered step plan is only reused under the tuning it was made with. */
+let tuning = 0;
 
 /**
  * [i0, i1) ranges cutting n items into at most `most` parts for a pool of `threads` (a multiple of it where there
@@ -84,6 +87,9 @@ export function guidedPanels(panels: number, threads: number, workPerPanel: numb
 export class Linear {
   /** Bytes of one packed 8-column panel: threads take whole panels, so each computes its columns exactly as one thread would. */
   private readonly panelBytes: number;
+  /** The last parallel step this layer ran, and the arguments it was made for (decoding repeats them every step). */
+  private lastStep: EncodedStep | null = null;
+  private readonly lastArgs: number[] = [];
   constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number,
     readonly format: WeightFormat = 'f32', private readonly scratch = 0, private readonly scratchBytes = 0) {
     this.panelBytes = format === 'int8' ? heap.k.packed_size_i8(8, inF) : heap.k.packed_size_f32(8, inF) * 4;
@@ -126,8 +132,6 @@ export class Linear {
       else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
       return;
     }
-    // Output columns in chunks of whole panels (guidedPanels), claimed by whichever thread is free.
-    const chunks: Chunk[] = [];
     // int8: quantise the activation rows once here, as linear_i8 would, instead of once per chunk (decode rows in
     // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
     const k = this.heap.k, inF = this.inF, int8 = this.format === 'int8';
@@ -139,19 +143,35 @@ export class Linear {
     // bounced that line between cores for every panel (4x512x58101 on 2 threads: 1.2-1.5x -> see the commit)
     const xs = xq + blockRows * rowBytes, partial = this.scratch + Math.ceil((4 * rowBytes + 16) / 64) * 64;
     if (int8) {
-      // rows quantise independently, in blocks of 4: whole blocks per chunk give the bytes one call would (~1 ns a float)
-      if (rows >= 8 && rows * inF * 8 >= PARALLEL_MIN_MACS) {
+      // rows quantise independently, in blocks of 4: whole blocks per chunk give the bytes one call would (1.3 ns a
+      // float, 10 units of PARALLEL_MIN_MACS: measured 2.6 µs for 4x512, 10.6 for 4x2048, so the encoder's 32x512
+      // inputs split too)
+      if (rows >= 8 && rows * inF * 10 >= PARALLEL_MIN_MACS) {
         pool.run(splitRange(rows, pool.size, 2 * pool.size, 4).map(([r0, r1]) =>
           ({ call: ['quantize_rows_i16', x + r0 * ldx * 4, ldx, r1 - r0, inF, xq + r0 * rowBytes, xs + r0 * 4] })));
       } else k.quantize_rows_i16(x, ldx, rows, inF, xq, xs);
     }
-    for (const [p0, p1] of guidedPanels(panels, pool.size, work / panels)) {
-      const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
-      if (!int8) chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
-      else chunks.push({ call: ['linear_i8_rows', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
-    }
-    pool.run(chunks);
+    // Output columns in chunks of whole panels (guidedPanels), claimed by whichever thread is free.
+    pool.run(this.stepFor([x, rows, y, acc, ldx, ldy, xq, tuning], () => {
+      const chunks: Chunk[] = [];
+      for (const [p0, p1] of guidedPanels(panels, pool.size, work / panels)) {
+        const c0 = p0 * 8, n = Math.min(this.outF, p1 * 8) - c0, w = this.packed + p0 * this.panelBytes, yc = y + c0 * 4;
+        if (!int8) chunks.push({ call: ['linear_f32', x, ldx, w, yc, ldy, rows, inF, n, acc] });
+        else chunks.push({ call: ['linear_i8_rows', xq, xs, rows, w, yc, ldy, inF, n, acc, partial], scratchArg: 9, scratchStride: this.scratchBytes });
+      }
+      return chunks;
+    }));
     this.heap.release(mark);
+  }
+
+  /** The encoded step for these arguments: the last one again when they repeat, else a fresh one. */
+  private stepFor(args: number[], build: () => Chunk[]): EncodedStep {
+    const last = this.lastArgs;
+    if (this.lastStep && args.every((v, i) => v === last[i])) return this.lastStep;
+    this.lastStep = encodeStep(build());
+    last.length = 0;
+    last.push(...args);
+    return this.lastStep;
   }
 }
 

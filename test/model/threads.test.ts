@@ -4,9 +4,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../bindings/model/model.js';
-import { guidedPanels, setParallelTuning, splitRange } from '../../bindings/model/layers.js';
-import { MAX_CHUNKS } from '../../bindings/threads/pool.js';
-import { InputError } from '../../bindings/errors.js';
+import { guidedPanels, Linear, setParallelTuning, splitRange } from '../../bindings/model/layers.js';
+import { encodeStep, MAX_CHUNKS } from '../../bindings/threads/pool.js';
+import { createHeap } from '../../bindings/threads/setup.js';
+import { InputError, ThreadError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden } from '../helpers/fixtures.js';
 
 const names = readdirSync(FIXTURES).filter((n) => existsSync(new URL(`${n}/golden.json`, FIXTURES))).sort();
@@ -68,6 +69,42 @@ describe('threads: identical results on 1 and 2 threads', () => {
         expect(r[i][1] - r[i][0]).toBeLessThanOrEqual(r[i - 1][1] - r[i - 1][0]);
       }
     }
+  });
+
+  it('a layer reuses its step plan only for the same arguments (other inputs, outputs, rows or tuning: a new plan)', async () => {
+    const [one, two] = await Promise.all([createHeap({ threads: 1 }), createHeap({ threads: 2 })]);
+    try {
+      const inF = 37, outF = 45;
+      let seed = 7;
+      const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
+      const w = rnd(inF * outF), b = rnd(outF), xs = [rnd(5 * inF), rnd(5 * inF)];
+      for (const format of ['f32', 'int8'] as const) {
+        const run = (heap: typeof one, layer: Linear, calls: [number, number, number][]) => {
+          const x = xs.map((v) => heap.putF32(v).ptr), y = [heap.alloc(5 * outF * 4), heap.alloc(5 * outF * 4)];
+          return calls.map(([xi, rows, yi]) => {
+            layer.run(x[xi], rows, y[yi]);
+            return Array.from(heap.f32().subarray(y[yi] >>> 2, (y[yi] >>> 2) + rows * outF));
+          });
+        };
+        // the same call twice, then other inputs, outputs and row counts, then the first again
+        const calls: [number, number, number][] = [[0, 5, 0], [0, 5, 0], [1, 5, 0], [1, 5, 1], [1, 2, 1], [0, 5, 0], [0, 4, 1]];
+        const want = run(one, Linear.pack(one, inF, [{ w, b }], format), calls);
+        const layer = Linear.pack(two, inF, [{ w, b }], format);
+        expect(run(two, layer, calls)).toEqual(want);
+        setParallelTuning({ minMacs: 0, panelsPerChunk: 2 });   // a new tuning: new chunks, same results
+        expect(run(two, layer, calls)).toEqual(want);
+        setParallelTuning({ minMacs: 0, panelsPerChunk: 1 });
+      }
+    } finally {
+      two.pool?.terminate();
+    }
+  });
+
+  it('encodeStep refuses unknown kernels, too many arguments or chunks', () => {
+    expect(() => encodeStep([{ call: ['no_such_kernel' as never, 1] }])).toThrow(ThreadError);
+    expect(() => encodeStep([{ call: ['add_f32', ...new Array(17).fill(0)] as never }])).toThrow(/at most 16/);
+    expect(() => encodeStep(new Array(MAX_CHUNKS + 1).fill({ call: ['add_f32', 0, 0, 0, 0] }))).toThrow(/at most 64/);
+    expect(encodeStep([{ call: ['add_f32', 1, 2, 3, 4] }]).count).toBe(1);
   });
 
   it('rejects a bad threads option; a disposed model refuses to run', async () => {
