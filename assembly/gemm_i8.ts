@@ -50,12 +50,18 @@ export function quantize_pack_i8_n8(w: usize, bias: usize, n: i32, k: i32, dst: 
   }
 }
 
-/** max |row[i]| (NaN if the row holds one: the row then quantises to zeros, as its scale is not > 0). */
+/**
+ * max |row[i]| (NaN if the row holds one: the row then quantises to zeros, as its scale is not > 0).
+ * Compared as integers: a float without its sign bit orders like its bit pattern, and every NaN's pattern is above
+ * infinity's, so i32x4.max_s (one instruction) gives f32x4.max's answer here; f32x4.max lowers to a sequence that
+ * handles NaN and -0, which made this scan 1 ns a float, half of quantising an activation row (now ~0.2).
+ */
 // @ts-ignore: decorator
 @inline function row_absmax(row: usize, k: i32): f32 {
-  let mv = f32x4.splat(0);
+  let mv = i32x4.splat(0);
+  const magnitude = i32x4.splat(0x7fffffff);
   let i = 0;
-  for (; i + 4 <= k; i += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(row + (<usize>i << 2))));
+  for (; i + 4 <= k; i += 4) mv = i32x4.max_s(mv, v128.and(v128.load(row + (<usize>i << 2)), magnitude));
   let mx: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
   for (; i < k; i++) mx = max(mx, abs(load<f32>(row + (<usize>i << 2))));
   return mx;

@@ -113,6 +113,27 @@ describe('int8 weights', () => {
     });
   }
 
+  it('a NaN weight or activation turns its column or row into NaN (not numbers), the rest unchanged', async () => {
+    const h = await heap();
+    const m = 3, k = 13, n = 11, r = rng(17);
+    const a = randomF32(m * k, r, -2, 2), w = randomF32(n * k, r, -1, 1);
+    const run = (a: Float32Array, w: Float32Array) => {
+      const pw = h.putF32(w).ptr, packed = h.alloc(h.k.packed_size_i8(n, k));
+      h.k.quantize_pack_i8_n8(pw, 0, n, k, packed);
+      const pa = h.putF32(a).ptr, dst = h.alloc(m * n * 4), scratch = h.alloc(8 * (k + 2) + 160);
+      h.k.linear_i8(pa, k, packed, dst, n, m, k, n, 0, scratch);
+      return Array.from(h.f32().subarray(dst >>> 2, (dst >>> 2) + m * n));
+    };
+    const clean = run(a, w);
+    const wNaN = w.slice(); wNaN[4 * k + 9] = NaN;          // column 4
+    const aNaN = a.slice(); aNaN[1 * k + 12] = NaN;         // row 1 (its last element: the scalar tail)
+    const got = run(aNaN, wNaN);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      if (i === 1 || j === 4) expect(got[i * n + j], `[${i}][${j}]`).toBeNaN();
+      else expect(got[i * n + j], `[${i}][${j}]`).toBe(clean[i * n + j]);
+    }
+  });
+
   it('embed_packed_i8 gathers dequantised rows', async () => {
     const h = await heap();
     const V = 21, D = 9;
