@@ -158,10 +158,9 @@ export function gemv_i8_dot_1x8(xq: usize, xs: usize, packed: usize, y: usize, k
       const j1 = min(pairs, j0 + FLUSH);
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
       for (let j = j0; j < j1; j++) {
-        const v = v128.load(q);
         const xv = v128.load32_splat(xp);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v), xv));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v), xv));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(q), xv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), xv));
         q += 16; xp += 4;
       }
       f0 = f32x4.add(f0, f32x4.convert_i32x4_s(a0));
@@ -186,8 +185,8 @@ export function gemm_i8_dot_4x8(xq: usize, xs: usize, m: i32, packed: usize, y: 
       let xp = xq + (<usize>j0 << 4); // 16 bytes per pair: one int16 pair per row
       const end = base + 64 + (<usize>j1 << 4);
       while (q < end) {
-        const v = v128.load(q);
-        const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+        // widening loads (one pmovsxbw each on x64) instead of a load and two widenings (the high one is two instructions)
+        const lo = v128.load8x8_s(q), hi = v128.load8x8_s(q, 8);
         let xv = v128.load32_splat(xp);
         a00 = i32x4.add(a00, i32x4.dot_i16x8_s(lo, xv)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(hi, xv));
         xv = v128.load32_splat(xp, 4);
