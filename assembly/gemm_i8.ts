@@ -156,15 +156,27 @@ export function gemv_i8_dot_1x8(xq: usize, xs: usize, packed: usize, y: usize, k
     let q = base + 64, xp = xq;
     for (let j0 = 0; j0 < pairs; j0 += FLUSH) {
       const j1 = min(pairs, j0 + FLUSH);
-      let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
-      for (let j = j0; j < j1; j++) {
+      // two pairs per iteration into two sets of sums: one set made each iteration wait for the last one's
+      // dot + add (~4 cycles per 16 weight bytes: ~12 GB/s, under what this core streams); integer sums in any
+      // order are the same numbers
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), b0 = i32x4.splat(0), b1 = i32x4.splat(0);
+      let j = j0;
+      for (; j + 2 <= j1; j += 2) {
+        const xa = v128.load32_splat(xp), xb = v128.load32_splat(xp, 4);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(q), xa));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), xa));
+        b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load8x8_s(q, 16), xb));
+        b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load8x8_s(q, 24), xb));
+        q += 32; xp += 8;
+      }
+      if (j < j1) {
         const xv = v128.load32_splat(xp);
         a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(q), xv));
         a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), xv));
         q += 16; xp += 4;
       }
-      f0 = f32x4.add(f0, f32x4.convert_i32x4_s(a0));
-      f1 = f32x4.add(f1, f32x4.convert_i32x4_s(a1));
+      f0 = f32x4.add(f0, f32x4.convert_i32x4_s(i32x4.add(a0, b0)));
+      f1 = f32x4.add(f1, f32x4.convert_i32x4_s(i32x4.add(a1, b1)));
     }
     finish(f0, f1, base, xscale, y + (<usize>(p * NR) << 2), min(NR, n - p * NR), accumulate);
   }
