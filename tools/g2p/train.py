@@ -77,6 +77,9 @@ def parse():
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (smoke tests)")
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first N training pairs (smoke tests)")
     ap.add_argument("--no-final-eval", action="store_true")
+    ap.add_argument("--r2l", action="store_true",
+                    help="train right-to-left: the phonemes are emitted last to first (a second model that rescores "
+                         "the shipped model's beams); dev WER is measured on reversed references, no final eval")
     ap.add_argument("--snapshots", action="store_true",
                     help="also keep each epoch's weights (ckpt-dir/epochNNN.pt) for checkpoint averaging (average.py)")
     return ap.parse_args()
@@ -161,6 +164,8 @@ def export(model, a, out, state_info, dev, test):
     # remade from the new files (~20 s, same process/thread)
     if os.path.exists(os.path.join(out, "metrics.json")):
         os.remove(os.path.join(out, "metrics.json"))
+    if a.get("r2l"):  # reference_outputs.py reads left to right
+        return
     import reference_outputs
     rng = torch.get_rng_state()  # building the reloaded model draws init numbers: keep training RNG untouched
     reference_outputs.main(["--model", out])
@@ -198,12 +203,15 @@ def main():
 
     words = data.load_cmudict(a["dict"])
     sp = data.split(words)
-    train_pairs = [(data.encode_word(w), data.encode_pron(p)) for w in sorted(sp["train"]) for p in sp["train"][w]]
+    r2l = bool(a.get("r2l"))
+    order = (lambda p: list(p)[::-1]) if r2l else list
+    train_pairs = [(data.encode_word(w), data.encode_pron(order(p))) for w in sorted(sp["train"]) for p in sp["train"][w]]
     if a.get("train_limit"):
         train_pairs = random.Random(a["seed"]).sample(train_pairs, a["train_limit"])
     dev_words = sorted(sp["dev"])
     random.Random(a["seed"]).shuffle(dev_words)
-    dev_sub = {w: sp["dev"][w] for w in sorted(dev_words[:a["dev_subset"]])}
+    # reversing the references scores an r2l model's (reversed) output with the same WER/PER
+    dev_sub = {w: [order(p) for p in sp["dev"][w]] for w in sorted(dev_words[:a["dev_subset"]])}
 
     torch.manual_seed(a["seed"])
     model = make_model(a)
@@ -214,7 +222,8 @@ def main():
     state = {"epoch": 0, "batch_in_epoch": 0, "step": 0, "history": [], "best": None, "train_seconds": 0.0}
     if init is not None:
         model.load_state_dict(init["model"])
-        state["best"] = dict(init["row"], stage="init")  # export only what beats the starting point
+        if bool(init["args"].get("r2l")) == r2l:
+            state["best"] = dict(init["row"], stage="init")  # export only what beats the starting point
         print(f"[init] weights of {a['init_from']} (dev WER {init['row']['dev_wer']:.4f})", flush=True)
     if ck is not None:
         model.load_state_dict(ck["model"])
@@ -321,7 +330,7 @@ def main():
         print(f"no epoch beat the starting point (dev WER {state['best']['dev_wer']:.4f}): nothing exported to "
               f"{a['out']}, no final evaluation", flush=True)
         return
-    if not a["no_final_eval"]:
+    if not a["no_final_eval"] and not r2l:  # evaluate.py / reference_outputs.py read left to right
         import evaluate
         import reference_outputs
         evaluate.main(["--model", a["out"]])
