@@ -7,7 +7,8 @@ per line; alternative pronunciations are keyed "word(2)", "word(3)"...). Install
 Normalisation: the "(n)" suffix is dropped (alternatives are grouped under one word), a trailing
 "# comment" in the pronunciation is removed (22 entries), duplicate pronunciations of a word are merged.
 All 126,046 words are kept (letters a-z plus ' - . occur in the spellings). Stress digits are KEPT
-(ARPAbet with lexical stress 0/1/2 on vowels: 69 phoneme symbols), as in the usual CMUdict G2P benchmarks.
+(ARPAbet with lexical stress 0/1/2 on vowels: 69 phoneme symbols): a TTS front end needs stress. The published
+CMUdict anchors (Bisani & Ney's PRONALSYL split) score 39 phonemes without stress; `npm run eval:g2p` reports both.
 
 Split (by word, so all pronunciations of a word are in one split):
     b = int(sha256(f"{seed}:{word}".encode("utf-8")).hexdigest()[:8], 16) % 100
