@@ -57,22 +57,12 @@ def nbest(model, words, beams, max_length=64, batch=64):
 
 def forced_logprob(model, pairs, batch=256):
     """Sum of log P(target ids + eos | word) for (word, phoneme list) pairs, teacher-forced."""
+    import train
+    enc = [(data.encode_word(w), data.encode_pron(p)) for w, p in pairs]
     out = []
     with torch.no_grad():
-        for i in range(0, len(pairs), batch):
-            chunk = pairs[i:i + batch]
-            enc = [data.encode_word(w) for w, _ in chunk]
-            tgt = [data.encode_pron(p) for _, p in chunk]
-            B, Ls, Lt = len(chunk), max(map(len, enc)), max(map(len, tgt))
-            ids = torch.full((B, Ls), data.PAD, dtype=torch.long)
-            am = torch.zeros((B, Ls), dtype=torch.long)
-            dec = torch.full((B, Lt), data.PAD, dtype=torch.long)
-            lab = torch.full((B, Lt), -100, dtype=torch.long)
-            for b, (s, t) in enumerate(zip(enc, tgt)):
-                ids[b, :len(s)] = torch.tensor(s)
-                am[b, :len(s)] = 1
-                lab[b, :len(t)] = torch.tensor(t)
-                dec[b, 1:len(t)] = torch.tensor(t[:-1])
+        for i in range(0, len(enc), batch):
+            ids, am, dec, lab = train.collate(enc, range(i, min(len(enc), i + batch)))
             lp = F.log_softmax(model(ids, am, dec).float(), -1)
             tok = lp.gather(-1, lab.clamp(min=0).unsqueeze(-1)).squeeze(-1) * (lab != -100)
             out.extend(tok.sum(-1).tolist())
