@@ -20,9 +20,12 @@ const ENTRY = 4 + MAX_ARGS;   // table entry (f64): fn, argc, scratch arg index 
 const ERR_BYTES = 192;
 const WORKER_SPIN_MS = 2;     // workers: spin this long for the next step before sleeping
 const MAIN_SPIN_MS = 1;       // this thread: spin this long for chunks still running elsewhere, then sleep
-// Control words (Int32): 0 SEQ step number (wakes workers), 1 COUNT chunks, 2 NEXT = (step mod 2^20) << 10 | next chunk,
-// 3 DONE chunks finished, 4 FAILED, 5 QUIT, 6 error length, 16.. error text.
-const SEQ = 0, COUNT = 1, NEXT = 2, DONE = 3, FAILED = 4, QUIT = 5;
+// Control words (Int32), on separate 64-byte lines by who writes them, so the workers' claims (NEXT), this
+// thread's spin on DONE and the workers' spin on SEQ do not pull one cache line back and forth:
+//   line 0: 0 SEQ step number (wakes workers), 1 QUIT;   line 1: 16 COUNT chunks, 17 NEXT = (step mod 2^20) << 10 | next;
+//   line 2: 32 DONE chunks finished;   line 3: 48 FAILED, 49 error length;   bytes 256..: error text.
+// runChunks (also the workers' code, as text) spells these indices out.
+const SEQ = 0, QUIT = 1, COUNT = 16, NEXT = 17, DONE = 32, FAILED = 48, ERR_LEN = 49, ERR_AT = 256;
 
 /**
  * Claims and runs chunks of step `gen` until none is left; shared by this thread and the workers (whose source
@@ -31,13 +34,16 @@ const SEQ = 0, COUNT = 1, NEXT = 2, DONE = 3, FAILED = 4, QUIT = 5;
  */
 function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) => unknown)[], gen: number, thread: number): number {
   const tag = gen & 0xfffff;
+  // COUNT once: a later step's count can only be seen after that step re-tagged NEXT (post writes NEXT first),
+  // and then every claim below fails on the tag
+  const count = Atomics.load(ctl, 16);
   let ran = 0;
   for (;;) {
-    const x = Atomics.load(ctl, 2);
+    const x = Atomics.load(ctl, 17);                   // NEXT
     if (x >>> 10 !== tag) return ran;                 // a later step already: nothing of ours is left
     const i = x & 1023;
-    if (i >= Atomics.load(ctl, 1)) return ran;
-    if (Atomics.compareExchange(ctl, 2, x, x + 1) !== x) continue;
+    if (i >= count) return ran;
+    if (Atomics.compareExchange(ctl, 17, x, x + 1) !== x) continue;
     const e = i * 20, b = e + 4;                        // ENTRY; arguments from b (16 slots, unused ones 0)
     // this thread's scratch: the argument at slot sIdx moves by thread × stride (sIdx -1: none)
     const sIdx = table[e + 2], off = thread * table[e + 3];
@@ -46,14 +52,14 @@ function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) 
       // all 16 slots, no array per call (~1 µs a chunk with one; wasm ignores arguments past its own)
       fns[t[e]](arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12), arg(13), arg(14), arg(15));
     } catch (err) {
-      if (Atomics.compareExchange(ctl, 4, 0, 1) === 0) {
+      if (Atomics.compareExchange(ctl, 48, 0, 1) === 0) {    // FAILED; the text at byte 256, its length at 49
         const msg = new TextEncoder().encode(String((err as Error)?.message ?? err)).subarray(0, 192);
-        new Uint8Array(ctl.buffer).set(msg, 64);
-        ctl[6] = msg.length;
+        new Uint8Array(ctl.buffer).set(msg, 256);
+        ctl[49] = msg.length;
       }
     }
     ran++;
-    if (Atomics.add(ctl, 3, 1) + 1 === Atomics.load(ctl, 1)) Atomics.notify(ctl, 3);
+    if (Atomics.add(ctl, 32, 1) + 1 === count) Atomics.notify(ctl, 32);   // DONE
   }
 }
 
@@ -182,7 +188,7 @@ export class ThreadPool {
 
   /** `threads - 1` workers, each instantiating `module` over `memory` (the shared memory `k` runs on). */
   static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<ThreadPool> {
-    const ctl = new SharedArrayBuffer(64 + ERR_BYTES);
+    const ctl = new SharedArrayBuffer(ERR_AT + ERR_BYTES);
     const table = new SharedArrayBuffer(MAX_CHUNKS * ENTRY * 8);
     const workers: WorkerHandle[] = [];
     try {
@@ -253,7 +259,7 @@ export class ThreadPool {
   private check(): void {
     const { ctl } = this;
     if (ctl[FAILED]) {
-      const text = new TextDecoder().decode(new Uint8Array(ctl.buffer as ArrayBuffer).slice(64, 64 + ctl[6]));
+      const text = new TextDecoder().decode(new Uint8Array(ctl.buffer as ArrayBuffer).slice(ERR_AT, ERR_AT + ctl[ERR_LEN]));
       ctl[FAILED] = 0;
       throw new ThreadError(`a kernel failed on a thread of the pool: ${text}`);
     }

@@ -5,6 +5,8 @@
 // closed before the table changes) this failed on every run here: cells counted twice, or the process hung.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { createHeap } from '../../bindings/threads/setup.js';
+import { ThreadError } from '../../bindings/errors.js';
 
 const setup = new URL('../../dist/bindings/threads/setup.js', import.meta.url).href;
 
@@ -26,4 +28,21 @@ describe('thread pool', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 90_000 });
     expect(JSON.parse(out)).toEqual({ threads: 3, same: true });
   }, 100_000);
+
+  it('a kernel that traps on any thread becomes a ThreadError with its message; the pool keeps working', async () => {
+    const heap = await createHeap({ threads: 2 });
+    try {
+      const pool = heap.pool!, a = heap.alloc(64), b = heap.alloc(64), end = heap.k.memory.buffer.byteLength;
+      heap.f32().fill(1, b >>> 2, (b >>> 2) + 16);
+      for (let bad = 0; bad < 8; bad++) {   // the failing chunk at every position: run by this thread or the worker
+        const chunks = Array.from({ length: 8 }, (_, i) => ({ call: ['copy_bytes', i === bad ? end - 8 : a, b, 64] as const }));
+        expect(() => pool.run(chunks)).toThrow(ThreadError);
+        expect(() => pool.run(chunks)).toThrow(/out of bounds/);
+      }
+      pool.run([{ call: ['add_f32', b, b, a, 8] }, { call: ['add_f32', b + 32, b + 32, a + 32, 8] }]);
+      expect(Array.from(heap.f32().subarray(a >>> 2, (a >>> 2) + 16))).toEqual(new Array(16).fill(2));
+    } finally {
+      heap.pool?.terminate();
+    }
+  });
 });
