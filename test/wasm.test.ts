@@ -75,10 +75,13 @@ describe('kernels-relaxed.wasm: the same kernels with fused multiply-add', () =>
     } else {
       expect(() => resolveSimd('relaxed')).toThrow(UnsupportedError);
       await expect(createHeap({ threads: 1, simd: 'relaxed' })).rejects.toThrow(/relaxed SIMD/);
+      // your own kernels are used as given: nothing to check against the engine
+      expect((await createHeap({ threads: 1, simd: 'relaxed', wasm: DEFAULT_WASM_URL })).simd).toBe('custom');
       await expect(loadKernels(DEFAULT_RELAXED_WASM_URL)).rejects.toThrow(WasmLoadError);
     }
     expect((await createHeap({ threads: 1, simd: 'baseline' })).simd).toBe('baseline');
     expect((await createHeap({ threads: 1, wasm: DEFAULT_WASM_URL })).simd).toBe('custom');
+    await expect(createHeap({ threads: 1, simd: 'fast' as never, wasm: DEFAULT_WASM_URL })).rejects.toThrow(InputError);
     expect(defaultKernelsUrl('relaxed', true).href).toBe(DEFAULT_THREADED_RELAXED_WASM_URL.href);
   });
 });

@@ -66,13 +66,17 @@ const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegis
 
 /** A fresh heap (its own memory) on the kernels the options ask for, for a model of `params` weights. */
 export async function createHeap(o: ThreadOptions = {}, params = Infinity): Promise<Heap> {
-  const simd = resolveSimd(o.simd);
+  // The build is resolved (and 'relaxed' checked against the engine) only where shipped kernels load: with your
+  // own `wasm` / `wasmThreads` the option has nothing to choose. A value that is no option is refused either way.
+  if (o.simd !== undefined && o.simd !== 'relaxed') resolveSimd(o.simd);
+  let resolved: 'relaxed' | 'baseline' | undefined;
+  const simd = () => (resolved ??= resolveSimd(o.simd));
   const threads = await threadCount(o, params);
   const single = async () => o.wasm !== undefined
     ? new Heap(await loadKernels(o.wasm), null, 'custom')
-    : new Heap(await loadKernels(defaultKernelsUrl(simd, false)), null, simd);
+    : new Heap(await loadKernels(defaultKernelsUrl(simd(), false)), null, simd());
   if (threads === 1) return single();
-  const { k, module, memory } = await loadThreadedKernels(o.wasmThreads ?? defaultKernelsUrl(simd, true));
+  const { k, module, memory } = await loadThreadedKernels(o.wasmThreads ?? defaultKernelsUrl(simd(), true));
   let pool: ThreadPool;
   try {
     pool = await ThreadPool.create(k, module, memory, threads);
@@ -80,7 +84,7 @@ export async function createHeap(o: ThreadOptions = {}, params = Infinity): Prom
     if (o.threads === undefined || o.threads === 'auto') return single();   // auto: fall back
     throw e;
   }
-  return new Heap(k, pool, o.wasmThreads !== undefined ? 'custom' : simd);
+  return new Heap(k, pool, o.wasmThreads !== undefined ? 'custom' : simd());
 }
 
 /** Stop `heap`'s workers once `owner` is garbage-collected (a dropped model never leaks threads). */
