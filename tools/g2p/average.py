@@ -8,6 +8,8 @@ little better than any one of them (a cheap ensemble that still is one model of 
 
 Export = train.py's (model.safetensors, config.json, generation_config.json, vocab.json, train_state.json with
 the averaged epochs, reference_sample.json), then the beam-4 test evaluation (metrics.json), as a finished run.
+The average is also kept as ckpt-dir/average.pt in best.pt's form (its "row" scored on train.py's dev subset),
+so a further stage can start from it: train.py --init-from ckpt-dir/average.pt.
 """
 import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -46,6 +48,9 @@ def main(argv=None):
         raise SystemExit(f"need at least 2 epoch snapshots in {args.ckpt_dir} (train.py --snapshots), found {len(snaps)}")
     cks = [torch.load(p) for p in snaps]
     a = cks[-1]["args"]
+    if a.get("r2l"):
+        raise SystemExit(f"{args.ckpt_dir} is a right-to-left run (train.py --r2l): this script scores and exports "
+                         "left to right")
     avg = {}
     for name, t in cks[-1]["model"].items():
         avg[name] = (torch.stack([ck["model"][name].double() for ck in cks]).mean(0).to(t.dtype)
@@ -79,6 +84,11 @@ def main(argv=None):
             "data": {"package": data.PACKAGE, "index_js_sha256": data.INDEX_JS_SHA256, "split_seed": data.SPLIT_SEED}}
     train.export(model, a, args.out, info, sp["dev"], sp["test"])
     print(f"exported the average to {args.out}", flush=True)
+    sub = metrics.evaluate(model, train.dev_subset(sp["dev"], a), mode="greedy", max_length=a["max_length"])
+    init_row = dict(row, dev_wer=sub["wer"], dev_per=sub["per"], dev_words=sub["words"])
+    train.atomic_save({"args": a, "model": avg, "row": init_row}, os.path.join(args.ckpt_dir, "average.pt"))
+    print(f"kept as {os.path.join(args.ckpt_dir, 'average.pt')} (dev subset WER {sub['wer']:.4f}): "
+          f"train.py --init-from it starts a further stage", flush=True)
     import evaluate
     import reference_outputs
     evaluate.main(["--model", args.out])

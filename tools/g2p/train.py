@@ -93,6 +93,13 @@ def make_model(a):
     return marian.MarianModel(c)
 
 
+def dev_subset(dev, a):
+    """The fixed dev words scored after every epoch (seeded): word -> pronunciations (average.py scores the same)."""
+    words = sorted(dev)
+    random.Random(a["seed"]).shuffle(words)
+    return {w: dev[w] for w in sorted(words[:a["dev_subset"]])}
+
+
 def make_batches(pairs, batch_tokens, rng):
     """Bucketing: sort by (source len, target len) with random tie order, cut into batches bounded by
     batch_tokens, shuffle the batch order."""
@@ -208,10 +215,8 @@ def main():
     train_pairs = [(data.encode_word(w), data.encode_pron(order(p))) for w in sorted(sp["train"]) for p in sp["train"][w]]
     if a.get("train_limit"):
         train_pairs = random.Random(a["seed"]).sample(train_pairs, a["train_limit"])
-    dev_words = sorted(sp["dev"])
-    random.Random(a["seed"]).shuffle(dev_words)
     # reversing the references scores an r2l model's (reversed) output with the same WER/PER
-    dev_sub = {w: [order(p) for p in sp["dev"][w]] for w in sorted(dev_words[:a["dev_subset"]])}
+    dev_sub = {w: [order(p) for p in refs] for w, refs in dev_subset(sp["dev"], a).items()}
 
     torch.manual_seed(a["seed"])
     model = make_model(a)
