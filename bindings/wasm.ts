@@ -121,11 +121,16 @@ export function hasRelaxedSimd(): boolean {
  *  'baseline' (SIMD128 only, every SIMD engine), or 'auto' (relaxed where the engine has it). */
 export type SimdLevel = 'auto' | 'relaxed' | 'baseline';
 
+/** The `simd` option itself (an InputError unless 'auto', 'relaxed' or 'baseline'), before any engine check. */
+export function checkSimdLevel(simd: SimdLevel = 'auto'): SimdLevel {
+  if (simd !== 'auto' && simd !== 'relaxed' && simd !== 'baseline') throw new InputError(`simd must be 'auto', 'relaxed' or 'baseline', got ${JSON.stringify(simd)}`);
+  return simd;
+}
+
 /** Resolve a `simd` option to the build this engine will run; 'relaxed' where it is missing is an error. */
 export function resolveSimd(simd: SimdLevel = 'auto'): 'relaxed' | 'baseline' {
-  if (simd === 'baseline') return 'baseline';
+  if (checkSimdLevel(simd) === 'baseline') return 'baseline';
   if (simd === 'auto') return hasRelaxedSimd() ? 'relaxed' : 'baseline';
-  if (simd !== 'relaxed') throw new InputError(`simd must be 'auto', 'relaxed' or 'baseline', got ${JSON.stringify(simd)}`);
   if (!hasRelaxedSimd()) {
     throw new UnsupportedError("simd: 'relaxed' but this engine has no WebAssembly relaxed SIMD (Chrome/Edge 114+, Node 22+, Deno; Node 20 with --experimental-wasm-relaxed-simd); use simd: 'auto' or 'baseline'");
   }

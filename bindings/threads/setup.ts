@@ -7,7 +7,7 @@
 // depend on the thread count (see pool.ts).
 import { Heap } from '../arena.js';
 import { InputError, UnsupportedError } from '../errors.js';
-import { defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type SimdLevel, type WasmSource } from '../wasm.js';
+import { checkSimdLevel, defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type SimdLevel, type WasmSource } from '../wasm.js';
 import { canShareMemory, hardwareThreads, ThreadPool } from './pool.js';
 
 export interface ThreadOptions {
@@ -68,7 +68,7 @@ const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegis
 export async function createHeap(o: ThreadOptions = {}, params = Infinity): Promise<Heap> {
   // The build is resolved (and 'relaxed' checked against the engine) only where shipped kernels load: with your
   // own `wasm` / `wasmThreads` the option has nothing to choose. A value that is no option is refused either way.
-  if (o.simd !== undefined && o.simd !== 'relaxed') resolveSimd(o.simd);
+  checkSimdLevel(o.simd);
   let resolved: 'relaxed' | 'baseline' | undefined;
   const simd = () => (resolved ??= resolveSimd(o.simd));
   const threads = await threadCount(o, params);
