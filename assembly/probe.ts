@@ -1,6 +1,8 @@
-// Peak probe for the benchmarks: 12 independent f32x4 multiply-add chains with no memory traffic,
-// the best this CPU can do with 128-bit SIMD (multiply then add in the baseline build; fused in the
-// relaxed-SIMD build, madd_f32x4).
+// Multiply-add probe for the benchmarks: 12 independent f32x4 chains a = a*m + c with no memory traffic
+// (multiply then add in the baseline build; fused in the relaxed-SIMD build, madd_f32x4). Fused, it is this
+// CPU's 128-bit FMA ceiling. Unfused, it is a yardstick, not a ceiling: each chain waits for its multiply and
+// then its add, and V8 rebuilds the two constants in every iteration, while a GEMM's multiplies are off the
+// accumulator chains; the native build of our GEMM tile (bench/native/gemm_f32_4x8.c) runs faster than it.
 // Returns a value derived from the accumulators so the work cannot be optimised away.
 import { hsum_f32x4, madd_f32x4 } from './vmath';
 

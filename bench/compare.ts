@@ -6,7 +6,7 @@
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
 // peak RSS (a fresh node process per run, runtimes alternating) -> download sizes.
 // Each timed part runs in its own child process (dist/bench/parts.js) after bench/stats.ts waitForIdle.
-// The per-shape kernel table of our own GEMM against this CPU's SIMD peak stays in `node dist/bench/kernels.js`.
+// The per-shape kernel table of our own GEMM against the multiply-add probe stays in `node dist/bench/kernels.js`.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -153,7 +153,7 @@ const c = check;
 lines.push(`wasm-seq2seq${args.includes('--int8') ? ' (int8 weights)' : ''}${simdNote} vs onnxruntime-web ${bundle.ortVersion}${ortInt8 ? ' (int8: MatMulInteger, dynamic quantization of the same graphs)' : ''} (wasm backend, numThreads ${threads}, SIMD, graphOptimizationLevel all)${threads > 1 ? `; ours on ${threads} threads` : ''}`);
 lines.push(`model: Marian d_model ${meta.d_model}, ${meta.layers}+${meta.layers} layers, ${meta.heads} heads, FFN 2048, vocab ${meta.vocab}, tied, swish (random weights, seed ${meta.seed});`);
 lines.push(`input: ${meta.input_ids.length} source tokens, batch 1; every decode runs exactly 64 steps (no eos)`);
-lines.push(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; measured 128-bit SIMD peak ${f(gemm.peakGflops)} GFLOP/s (1 thread)`);
+lines.push(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; 128-bit SIMD multiply-add probe ${f(gemm.peakGflops)} GFLOP/s (1 thread, bench/kernels.ts)`);
 lines.push(`check (before timing): max |logit diff| over the first 3 greedy steps: us-ORT ${d.oursVsOrt.toExponential(1)}, us-torch ${d.oursVsTorch.toExponential(1)}, ORT-torch ${d.ortVsTorch.toExponential(1)} (tolerance ${f(c.tolerance, 3)}, logit std ${f(c.logitsScale.std, 2)}) OK;`);
 lines.push(`  64 steps each (greedy and beam, both runtimes); greedy tokens us = ORT: ${c.greedyTokensEqual.oursVsOrt}, = torch (steps 1-63): ${c.greedyTokensEqual.oursVsTorchFirst63}; 4-beam tokens us = ORT: ${c.beamTokensEqual}`);
 lines.push('');

@@ -1,5 +1,5 @@
-// Kernel throughput: GFLOP/s of our packed GEMM/GEMV per shape, single thread, beside this CPU's measured
-// 128-bit SIMD peak; then the int8-weight kernels (GOP/s). A benchmark, not a test. `--json` prints the same figures as one JSON object.
+// Kernel throughput: GFLOP/s of our packed GEMM/GEMV per shape, single thread, beside a multiply-add probe (12
+// dependent chains; in the baseline build a yardstick, not a ceiling: see assembly/probe.ts); then the int8-weight kernels (GOP/s). A benchmark, not a test. `--json` prints the same figures as one JSON object.
 //   node [--experimental-wasm-relaxed-simd] dist/bench/kernels.js [--json] [--samples N] [--simd auto|baseline|relaxed]
 // (--simd: which kernel build; 'relaxed' needs the V8 flag on Node 20, default 'auto' = relaxed where the engine has it)
 import { defaultKernelsUrl, loadKernels, resolveSimd, type SimdLevel } from '../bindings/wasm.js';
@@ -18,7 +18,7 @@ const simd = resolveSimd((args.includes('--simd') ? args[args.indexOf('--simd') 
 const k = await loadKernels(defaultKernelsUrl(simd, false));
 const heap = new Heap(k, null, simd);
 
-// Peak: 12 chains x (mul + add) x 4 lanes per iteration.
+// Probe: 12 chains x (mul + add) x 4 lanes per iteration.
 const PROBE_ITERS = 2_000_000;
 const peakT = timeIt(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 });
 const peak = (PROBE_ITERS * 12 * 2 * 4) / (peakT.median * 1e6);
@@ -70,8 +70,8 @@ for (const [m, kk, n] of INT8_SHAPES) {
 if (json) {
   console.log(JSON.stringify({ peakGflops: peak, simd, threads: 1, rows, int8: int8Rows }, null, 1));
 } else {
-  console.log(`${simd} kernels; 128-bit SIMD peak (measured, ${simd === "relaxed" ? "fused multiply-add" : "mul+add"}, 1 thread): ${peak.toFixed(1)} GFLOP/s   load avg ${loadAverage()}`);
-  console.log('   M     K      N  kernel          ms (median)   GFLOP/s  [p10..p90]      % peak');
+  console.log(`${simd} kernels; 128-bit SIMD probe (12 dependent ${simd === "relaxed" ? "fused multiply-add" : "mul+add"} chains, 1 thread): ${peak.toFixed(1)} GFLOP/s   load avg ${loadAverage()}`);
+  console.log('   M     K      N  kernel          ms (median)   GFLOP/s  [p10..p90]     % probe');
   for (const r of rows) {
     console.log(`${String(r.m).padStart(4)} ${String(r.k).padStart(5)} ${String(r.n).padStart(6)}  ${r.kernel.padEnd(14)} ${r.ms.median.toFixed(4).padStart(11)}  ${r.gflops.toFixed(1).padStart(8)}  [${r.gflopsP10.toFixed(1)}..${r.gflopsP90.toFixed(1)}]  ${(100 * r.ofPeak).toFixed(0).padStart(6)}%${r.load !== null && r.load >= 1 ? `  (load ${r.load})` : ''}`);
   }

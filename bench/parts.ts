@@ -233,7 +233,7 @@ async function gemm() {
   const samples = quick ? 4 : 12;
   const idleWait = quick ? 1000 : 10_000;
 
-  // this CPU's 128-bit SIMD peak, measured as bench/kernels.ts does (12 chains x mul+add x 4 lanes)
+  // the 128-bit SIMD multiply-add probe, as bench/kernels.ts runs it (12 chains x mul+add x 4 lanes)
   const PROBE_ITERS = 2_000_000;
   const peakMs = summarize(timeSamples(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 }));
   const peak = (PROBE_ITERS * 12 * 2 * 4) / (peakMs.median * 1e6);
