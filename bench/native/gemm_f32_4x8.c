@@ -10,20 +10,10 @@
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "timing.h"
 
 enum { M = 64, N = 2048, K = 512, SAMPLES = 31, REPS = 3 };
-
-static double now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return a < b ? -1 : a > b;
-}
 
 // 8 weights of panel row k: two float loads, or two integer-domain loads as V8 emits them.
 #define LOAD_PS(w, k, w0, w1) (w0 = _mm_load_ps((w) + (k) * 8), w1 = _mm_load_ps((w) + (k) * 8 + 4))
