@@ -235,8 +235,8 @@ async function gemm() {
 
   // the 128-bit SIMD multiply-add probe, as bench/kernels.ts runs it (12 chains x mul+add x 4 lanes)
   const PROBE_ITERS = 2_000_000;
-  const peakMs = summarize(timeSamples(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 }));
-  const peak = (PROBE_ITERS * 12 * 2 * 4) / (peakMs.median * 1e6);
+  const probeMs = summarize(timeSamples(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 }));
+  const probe = (PROBE_ITERS * 12 * 2 * 4) / (probeMs.median * 1e6);
 
   const rows = [];
   for (const [m, kk, n] of meta.gemm_shapes) {
@@ -268,7 +268,7 @@ async function gemm() {
   const ov = await createSession(ort, paths.overhead);
   const ovIn = { A: new ort.Tensor('float32', new Float32Array(8), [1, 8]) };
   const overheadMs = summarize(await timeSamplesAsync(() => ov.run(ovIn), { samples, minMs: 40, warmupMs: 500 }));
-  return { peakGflops: peak, ortRunOverheadMs: overheadMs, rows };
+  return { peakGflops: probe, ortRunOverheadMs: overheadMs, rows };
 }
 
 // --- cold: import -> first token in this fresh process, then (optionally) a full run for peak RSS ---------
