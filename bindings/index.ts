@@ -1,6 +1,7 @@
 // wasm-seq2seq: the public library API.
 export { loadModel, Seq2SeqModel, RUNNABLE_MODEL_TYPES } from './model/model.js';
 export type { LoadModelOptions, ModelGenerateOptions, TokenBatch } from './model/model.js';
+export type { ThreadStats } from './threads/pool.js';
 export type { BackendChoice, GpuLike } from './backends/webgpu/types.js';
 export type { GenerateOptions, GenerateOutput, GenerationEvent, TokensEvent, DoneEvent, EarlyStopping } from './generation/types.js';
 export type { ModelConfig, GenerationDefaults } from './config.js';

@@ -8,6 +8,7 @@ import { InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
 import { createHeap, releaseNow, releaseWithOwner, type ThreadOptions } from '../threads/setup.js';
+import type { ThreadStats } from '../threads/pool.js';
 import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { chooseBackend } from '../backends/webgpu/select.js';
@@ -101,6 +102,16 @@ export class Seq2SeqModel {
   get threads(): number { return this.heap.threads; }
   /** The kernel build it runs on: 'relaxed' (fused multiply-add), 'baseline' SIMD, or 'custom' (your `wasm`). See the `simd` load option. */
   get simd(): 'baseline' | 'relaxed' | 'custom' { return this.heap.simd; }
+
+  /**
+   * Thread-scaling diagnostics: with `on`, each thread of the pool times every chunk of work it runs (two clock
+   * reads a chunk); takeThreadStats() then returns each thread's busy ms and chunk count since the last take.
+   * Busy time summed over threads, against a 1-thread run of the same call, shows whether the chunks themselves
+   * ran slower side by side (shared caches, or a VM's cores) apart from hand-offs and waits. No-op on one thread.
+   */
+  timeThreads(on: boolean): void { this.heap.pool?.setTiming(on); }
+  /** Busy ms and chunks per thread (this one first) since the last take; null on one thread. */
+  takeThreadStats(): ThreadStats | null { return this.heap.pool?.takeStats() ?? null; }
 
   /** Stops the model's worker threads now (they also stop when the model is garbage-collected); later calls throw. */
   dispose(): void {

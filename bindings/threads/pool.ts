@@ -22,18 +22,20 @@ const WORKER_SPIN_MS = 2;     // workers: spin this long for the next step befor
 const MAIN_SPIN_MS = 1;       // this thread: spin this long for chunks still running elsewhere, then sleep
 // Control words (Int32), on separate 64-byte lines by who writes them, so the workers' claims (NEXT), this
 // thread's spin on DONE and the workers' spin on SEQ do not pull one cache line back and forth:
-//   line 0: 0 SEQ step number (wakes workers), 1 QUIT;   line 1: 16 COUNT chunks, 17 NEXT = (step mod 2^20) << 10 | next;
+//   line 0: 0 SEQ step number (wakes workers), 1 QUIT, 2 TIMED (time every chunk into the stats);   line 1: 16 COUNT chunks, 17 NEXT = (step mod 2^20) << 10 | next;
 //   line 2: 32 DONE chunks finished;   line 3: 48 FAILED, 49 error length;   bytes 256..: error text.
 // runChunks (also the workers' code, as text) spells these indices out.
-const SEQ = 0, QUIT = 1, COUNT = 16, NEXT = 17, DONE = 32, FAILED = 48, ERR_LEN = 49, ERR_AT = 256;
+const SEQ = 0, QUIT = 1, TIMED = 2, COUNT = 16, NEXT = 17, DONE = 32, FAILED = 48, ERR_LEN = 49, ERR_AT = 256;
 
 /**
  * Claims and runs chunks of step `gen` until none is left; shared by this thread and the workers (whose source
  * is this function's text, so it must not use anything outside its parameters). `thread` offsets each chunk's
- * scratch argument, so concurrent chunks never share scratch memory. Returns the chunks this thread ran.
+ * scratch argument, so concurrent chunks never share scratch memory. While TIMED is set, each chunk's time (ms)
+ * and count add to this thread's own two cells of `stats`. Returns the chunks this thread ran.
  */
-function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) => unknown)[], gen: number, thread: number): number {
+function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) => unknown)[], gen: number, thread: number, stats: Float64Array): number {
   const tag = gen & 0xfffff;
+  const timed = Atomics.load(ctl, 2) !== 0;         // TIMED
   // COUNT once: a later step's count can only be seen after that step re-tagged NEXT (post writes NEXT first),
   // and then every claim below fails on the tag
   const count = Atomics.load(ctl, 16);
@@ -48,6 +50,7 @@ function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) 
     // this thread's scratch: the argument at slot sIdx moves by thread × stride (sIdx -1: none)
     const sIdx = table[e + 2], off = thread * table[e + 3];
     const t = table, arg = (j: number) => (j === sIdx ? t[b + j] + off : t[b + j]);
+    const t0 = timed ? performance.now() : 0;
     try {
       // all 16 slots, no array per call (~1 µs a chunk with one; wasm ignores arguments past its own)
       fns[t[e]](arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12), arg(13), arg(14), arg(15));
@@ -59,6 +62,7 @@ function runChunks(ctl: Int32Array, table: Float64Array, fns: ((...a: number[]) 
       }
     }
     ran++;
+    if (timed) { stats[8 * thread] += performance.now() - t0; stats[8 * thread + 1]++; }
     if (Atomics.add(ctl, 32, 1) + 1 === count) Atomics.notify(ctl, 32);   // DONE
   }
 }
@@ -70,7 +74,7 @@ const runChunks = ${runChunks.toString()};
 function serve(d) {
   const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
   const fns = d.names.map((n) => ex[n]);
-  const ctl = new Int32Array(d.ctl), table = new Float64Array(d.table);
+  const ctl = new Int32Array(d.ctl), table = new Float64Array(d.table), stats = new Float64Array(d.stats);
   let seen = 0;
   for (;;) {
     let s = Atomics.load(ctl, ${SEQ});
@@ -81,7 +85,7 @@ function serve(d) {
     while (s === seen) { Atomics.wait(ctl, ${SEQ}, seen); s = Atomics.load(ctl, ${SEQ}); }
     seen = s;
     if (Atomics.load(ctl, ${QUIT})) return;
-    runChunks(ctl, table, fns, s, d.thread);
+    runChunks(ctl, table, fns, s, d.thread, stats);
   }
 }
 // Web Workers (browsers, Deno); Node appends its own start line (spawn.node.ts)
@@ -97,6 +101,9 @@ export type KernelCall = readonly [KernelName, ...number[]];
 export interface Chunk { call: KernelCall; scratchArg?: number; scratchStride?: number }
 
 interface WorkerHandle { terminate(): unknown; postMessage(m: unknown): void }
+
+/** Per thread of the pool (this one first): time spent running chunks (ms) and how many, while timing was on. */
+export interface ThreadStats { busyMs: number[]; chunks: number[] }
 
 /** True where this JavaScript runtime can share wasm memory between threads. */
 export function canShareMemory(): boolean {
@@ -174,15 +181,17 @@ export class ThreadPool {
   readonly size: number;
   private readonly ctl: Int32Array;
   private readonly table: Float64Array;
+  private readonly stats: Float64Array;
   private readonly fns: ((...a: number[]) => unknown)[];
   private readonly canBlock = blockingAllowed();
   private gen = 0;
   private closed = false;
 
-  private constructor(k: KernelExports, private readonly workers: WorkerHandle[], ctl: SharedArrayBuffer, table: SharedArrayBuffer) {
+  private constructor(k: KernelExports, private readonly workers: WorkerHandle[], ctl: SharedArrayBuffer, table: SharedArrayBuffer, stats: SharedArrayBuffer) {
     this.size = workers.length + 1;
     this.ctl = new Int32Array(ctl);
     this.table = new Float64Array(table);
+    this.stats = new Float64Array(stats);
     this.fns = KERNEL_FUNCTIONS.map((n) => (k[n] as (...a: number[]) => unknown).bind(k));
   }
 
@@ -190,18 +199,20 @@ export class ThreadPool {
   static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<ThreadPool> {
     const ctl = new SharedArrayBuffer(ERR_AT + ERR_BYTES);
     const table = new SharedArrayBuffer(MAX_CHUNKS * ENTRY * 8);
+    // two f64 cells per thread (busy ms, chunks), each thread's pair on a 64-byte line of its own
+    const stats = new SharedArrayBuffer(threads * 64);
     const workers: WorkerHandle[] = [];
     try {
       for (let t = 1; t < threads; t++) {
         const worker = await spawnWorker();
         workers.push(worker);
-        worker.postMessage({ module, memory, ctl, table, thread: t, names: KERNEL_FUNCTIONS });
+        worker.postMessage({ module, memory, ctl, table, stats, thread: t, names: KERNEL_FUNCTIONS });
       }
     } catch (e) {
       for (const w of workers) w.terminate();
       throw e;
     }
-    const pool = new ThreadPool(k, workers, ctl, table);
+    const pool = new ThreadPool(k, workers, ctl, table, stats);
     // Every worker up: a step of one chunk per worker that this thread does not take, waited for without blocking.
     pool.post(encodeStep(workers.map(() => ({ call: ['heap_base'] as const }))));
     const started = Date.now();
@@ -219,7 +230,7 @@ export class ThreadPool {
     const step = chunks instanceof EncodedStep ? chunks : encodeStep(chunks);
     if (step.count === 0) return;
     this.post(step);
-    runChunks(this.ctl, this.table, this.fns, this.gen, 0);
+    runChunks(this.ctl, this.table, this.fns, this.gen, 0, this.stats);
     this.waitAll(step.count);
     this.check();
   }
@@ -263,6 +274,26 @@ export class ThreadPool {
       ctl[FAILED] = 0;
       throw new ThreadError(`a kernel failed on a thread of the pool: ${text}`);
     }
+  }
+
+  /**
+   * Diagnostics: while on, every thread times each chunk it runs (two clock reads a chunk); takeStats() returns
+   * the sums since the last take and clears them. Summed busy time against a 1-thread run of the same work shows
+   * how fast the chunks themselves ran, apart from hand-offs and waits.
+   */
+  setTiming(on: boolean): void {
+    Atomics.store(this.ctl, TIMED, on ? 1 : 0);
+  }
+
+  takeStats(): ThreadStats {
+    const out: ThreadStats = { busyMs: [], chunks: [] };
+    for (let t = 0; t < this.size; t++) {
+      out.busyMs.push(this.stats[8 * t]);
+      out.chunks.push(this.stats[8 * t + 1]);
+      this.stats[8 * t] = 0;
+      this.stats[8 * t + 1] = 0;
+    }
+    return out;
   }
 
   /** Stops the workers; later run() calls throw. */

@@ -115,6 +115,26 @@ describe('threads: identical results on 1 and 2 threads', () => {
     await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/terminated/);
   });
 
+  it('thread timing (diagnostics) leaves results unchanged and counts the chunks; null on one thread', async () => {
+    const [one, two] = await Promise.all([
+      loadModel(fixtureDir('marian_tiny'), { threads: 1, tokenizer: false }),
+      loadModel(fixtureDir('marian_tiny'), { threads: 2, tokenizer: false }),
+    ]);
+    try {
+      const o = { maxNewTokens: 6, numBeams: 3 };
+      two.timeThreads(true);
+      expect(await two.generate([[5, 6, 7, 0]], o)).toEqual(await one.generate([[5, 6, 7, 0]], o));
+      const st = two.takeThreadStats()!;
+      expect(st.chunks).toHaveLength(2);
+      expect(st.chunks[0] + st.chunks[1]).toBeGreaterThan(0);
+      one.timeThreads(true);
+      expect(one.takeThreadStats()).toBeNull();
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
   it('workers start under `node --input-type=module -e` too (they inherit the flag: their start code is an ES module)', async () => {
     const { execFileSync } = await import('node:child_process');
     const index = new URL('../../dist/bindings/index.js', import.meta.url).href;

@@ -45,4 +45,27 @@ describe('thread pool', () => {
       heap.pool?.terminate();
     }
   });
+
+  it('chunk timing: off by default; on, every chunk is counted once on the thread that ran it, with its time', async () => {
+    const heap = await createHeap({ threads: 2 });
+    try {
+      const pool = heap.pool!, cells = heap.alloc(64 * 16), ones = heap.alloc(16);
+      heap.f32().fill(1, ones >>> 2, (ones >>> 2) + 4);
+      const step = Array.from({ length: 24 }, (_, i) => ({ call: ['add_f32', cells + i * 16, ones, cells + i * 16, 4] as const }));
+      pool.run(step);
+      expect(pool.takeStats()).toEqual({ busyMs: [0, 0], chunks: [0, 0] });
+      pool.setTiming(true);
+      for (let s = 0; s < 50; s++) pool.run(step);
+      const st = pool.takeStats();
+      expect(st.chunks.reduce((a, b) => a + b)).toBe(50 * 24);
+      expect(st.busyMs.every((ms) => ms >= 0)).toBe(true);
+      expect(st.busyMs[0] + st.busyMs[1]).toBeGreaterThan(0);
+      expect(pool.takeStats()).toEqual({ busyMs: [0, 0], chunks: [0, 0] });   // taken: cleared
+      pool.setTiming(false);
+      pool.run(step);
+      expect(pool.takeStats().chunks).toEqual([0, 0]);
+    } finally {
+      heap.pool?.terminate();
+    }
+  });
 });
