@@ -5,6 +5,7 @@
 import { defaultKernelsUrl, loadKernels, resolveSimd, type SimdLevel } from '../bindings/wasm.js';
 import { Heap } from '../bindings/arena.js';
 import { timeIt, loadAverage, waitForIdle, type Sample } from './stats.js';
+import { probeGflops } from './probe.js';
 
 export const GEMM_SHAPES: [number, number, number][] = [
   [1, 512, 512], [1, 512, 2048], [1, 512, 58101], [64, 512, 2048], [128, 512, 512], [512, 512, 512],
@@ -18,10 +19,7 @@ const simd = resolveSimd((args.includes('--simd') ? args[args.indexOf('--simd') 
 const k = await loadKernels(defaultKernelsUrl(simd, false));
 const heap = new Heap(k, null, simd);
 
-// Probe: 12 chains x (mul + add) x 4 lanes per iteration.
-const PROBE_ITERS = 2_000_000;
-const probeT = timeIt(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 });
-const probe = (PROBE_ITERS * 12 * 2 * 4) / (probeT.median * 1e6);
+const probe = probeGflops(k, samples);
 
 /** Random A [m, k] and W [n, k] (unpacked) and room for C [m, n] in the heap. */
 function operands(m: number, kk: number, n: number): { a: number; w: number; c: number } {

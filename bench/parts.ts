@@ -228,15 +228,13 @@ async function gemm() {
   const { benchSimd } = await import('./ours_marian.js');
   const { importOrt, createSession } = await import('./ort_marian.js');
   const ort = await importOrt();
+  const { probeGflops } = await import('./probe.js');
   const k = await loadKernels(defaultKernelsUrl(resolveSimd(benchSimd()), false));
   const heap = new Heap(k);
   const samples = quick ? 4 : 12;
   const idleWait = quick ? 1000 : 10_000;
 
-  // the 128-bit SIMD multiply-add probe, as bench/kernels.ts runs it (12 chains x mul+add x 4 lanes)
-  const PROBE_ITERS = 2_000_000;
-  const probeMs = summarize(timeSamples(() => { k.simd_peak_probe(PROBE_ITERS); }, { samples, minMs: 20 }));
-  const probe = (PROBE_ITERS * 12 * 2 * 4) / (probeMs.median * 1e6);
+  const probe = probeGflops(k, samples);   // the multiply-add probe, as bench/kernels.ts runs it
 
   const rows = [];
   for (const [m, kk, n] of meta.gemm_shapes) {

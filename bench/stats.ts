@@ -13,20 +13,8 @@ export function summarize(xs: number[]): Sample {
  * Time `fn` as `samples` samples; each sample repeats fn until it has run >= minMs, and records ms per call.
  * Warm-up calls run first (for warmupMs) and are not recorded.
  */
-export function timeIt(fn: () => void, { samples = 15, minMs = 40, warmupMs = 300 } = {}): Sample {
-  // Warm up by time, not count: V8 runs new wasm in its baseline tier (Liftoff) and swaps in optimised
-  // code only after a function has run for a while.
-  const w0 = performance.now();
-  do fn(); while (performance.now() - w0 < warmupMs);
-  const per: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    let reps = 0;
-    const t0 = performance.now();
-    let t = t0;
-    do { fn(); reps++; t = performance.now(); } while (t - t0 < minMs);
-    per.push((t - t0) / reps);
-  }
-  return summarize(per);
+export function timeIt(fn: () => void, opts: { samples?: number; minMs?: number; warmupMs?: number } = {}): Sample {
+  return summarize(timeSamples(fn, opts));
 }
 
 /** 1-minute load average (Linux), or null elsewhere: a busy machine makes a run visibly noisy. */
