@@ -12,8 +12,10 @@ export type CeilingWork = 'encode' | 'generate';
 
 /** Worker side, as source text (run with `eval`): load the model, then time each requested run. */
 const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
+  // import(), not require(): the worker inherits the parent's flags (eval'd code is an ES module under
+  // --input-type=module, see bindings/threads/spawn.node.ts)
+  const { parentPort, workerData } = await import('node:worker_threads');
   const { loadModel } = await import(workerData.index);
   const m = await loadModel(workerData.model, { threads: 1, tokenizer: false, ...workerData.quantize });
   const ids = workerData.ids;
@@ -26,7 +28,7 @@ const { parentPort, workerData } = require('node:worker_threads');
     parentPort.postMessage(performance.now() - t0);
   });
   parentPort.postMessage(0);
-})().catch((e) => { parentPort.postMessage(String(e && e.stack || e)); });
+})().catch(async (e) => { (await import('node:worker_threads')).parentPort.postMessage(String(e && e.stack || e)); });
 `;
 
 /**
