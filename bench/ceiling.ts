@@ -6,6 +6,7 @@
 // reads its own copy of the weights (N times the memory traffic of one split run), so for memory-heavy work a split
 // can come out a little above it. Used by threads.ts; Node only (worker_threads).
 import { Worker } from 'node:worker_threads';
+import { forcedOptions } from './ours_marian.js';
 import { summarize, type Sample } from './stats.js';
 
 export type CeilingWork = 'encode' | 'generate';
@@ -18,9 +19,8 @@ const WORKER = `
   const { parentPort, workerData } = await import('node:worker_threads');
   const { loadModel } = await import(workerData.index);
   const m = await loadModel(workerData.model, { threads: 1, tokenizer: false, ...workerData.quantize });
-  const ids = workerData.ids;
-  const opts = { maxNewTokens: workerData.steps, eosTokenId: [], forcedEosTokenId: [], badWordsIds: [], numBeams: 4 };
-  const run = workerData.work === 'encode' ? () => m.encode([ids]) : () => m.generate([ids], opts);
+  const { ids, options } = workerData;
+  const run = workerData.work === 'encode' ? () => m.encode([ids]) : () => m.generate([ids], options);
   for (let w = 0; w < 3; w++) await run();
   parentPort.on('message', async (reps) => {
     const t0 = performance.now();
@@ -41,8 +41,8 @@ export class CeilingRig {
 
   static async start(o: { model: string; ids: number[]; work: CeilingWork; steps: number; int8: boolean; threads: number; reps: number }): Promise<CeilingRig> {
     const workerData = {
-      index: new URL('../bindings/index.js', import.meta.url).href, model: o.model, ids: o.ids, work: o.work, steps: o.steps,
-      quantize: o.int8 ? { quantize: 'int8' } : {},
+      index: new URL('../bindings/index.js', import.meta.url).href, model: o.model, ids: o.ids, work: o.work,
+      options: forcedOptions(o.steps, 4), quantize: o.int8 ? { quantize: 'int8' } : {},   // threads.ts's 4-beam generate
     };
     const rig = new CeilingRig(Array.from({ length: o.threads }, () => new Worker(WORKER, { eval: true, workerData })), o.reps);
     try {

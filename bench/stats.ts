@@ -37,6 +37,8 @@ export async function waitForIdle(below = 1.0, maxMs = 20_000): Promise<number |
 
 /** Like timeIt, but returns the raw ms-per-call samples (for interleaving two runtimes' samples). */
 export function timeSamples(fn: () => void, { samples = 15, minMs = 40, warmupMs = 300 } = {}): number[] {
+  // Warm up by time, not count: V8 runs new wasm in its baseline tier (Liftoff) and swaps in optimised
+  // code only after a function has run for a while.
   const w0 = performance.now();
   do fn(); while (performance.now() - w0 < warmupMs);
   const per: number[] = [];
