@@ -2,35 +2,11 @@
 // greedy and beam search, WER / PER / words per second; and, when weights/g2p-en/reference_sample.json exists,
 // whether our outputs equal the PyTorch model's on that sample.
 //   npm run eval:g2p [-- --model DIR] [--limit N] [--beams 1,4] [--int8] [--json]
-// Metrics as tools/g2p/metrics.py: a word is right if it equals ANY of its pronunciations; PER takes the
-// closest reference (first on ties) and divides summed edits by summed reference lengths.
+// Metrics: tools/g2p_metrics.ts (the definitions of tools/g2p/metrics.py).
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Phonemizer, defaultG2PModelDir } from '../bindings/g2p/phonemizer.js';
-
-function editDistance(a: readonly string[], b: readonly string[]): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
-export function scoreWord(pred: readonly string[], refs: readonly (readonly string[])[]): { correct: boolean; edits: number; refLen: number } {
-  let best = { edits: Infinity, refLen: 0 };
-  for (const r of refs) {
-    const d = editDistance(pred, r);
-    if (d < best.edits) best = { edits: d, refLen: r.length };
-  }
-  return { correct: refs.some((r) => r.length === pred.length && r.every((p, i) => p === pred[i])), ...best };
-}
-
-// Two scorings. With stress digits: what `phonemize` prints and a TTS front end needs. Without them (AH0/AH1/AH2 ->
-// AH, 39 phonemes): how the published CMUdict anchors (Sequitur, Phonetisaurus, the neural G2P papers) are scored,
-// and so the scoring the G2P goal's thresholds (Sequitur's 24.5 % WER / 5.9 % PER, rounded up) are met on.
-const withoutStress = (p: string) => p.replace(/[012]$/, '');
+import { scoreSplit, withoutStress } from './g2p_metrics.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, int8: { type: 'boolean' }, json: { type: 'boolean' } } });
 const loadOpts = values.int8 ? { quantize: 'int8' as const } : {};
@@ -46,16 +22,12 @@ for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
   const t0 = performance.now();
   const preds = await g2p.phonemizeWords(data.map((d) => d.word), { numBeams: beams, batchSize: 64 });
   const secs = (performance.now() - t0) / 1000;
-  const score = (strip: (p: string) => string) => {
-    let wrong = 0, edits = 0, len = 0;
-    data.forEach((d, i) => {
-      const s = scoreWord(preds[i].map(strip), d.refs.map((r) => r.map(strip)));
-      wrong += s.correct ? 0 : 1; edits += s.edits; len += s.refLen;
-    });
-    return { WER: wrong / data.length, PER: edits / len };
-  };
-  const noStress = score(withoutStress);
-  results.push({ beams, words: data.length, ...score((p) => p), WERNoStress: noStress.WER, PERNoStress: noStress.PER, wordsPerSecond: data.length / secs, seconds: secs });
+  const refs = data.map((d) => d.refs);
+  // Two scorings. With stress digits: what `phonemize` prints and a TTS front end needs. Without them (39 phonemes):
+  // how the published CMUdict anchors (Sequitur, Phonetisaurus, the neural G2P papers) are scored, and so the scoring
+  // the G2P goal's thresholds (Sequitur's 24.5 % WER / 5.9 % PER, rounded up) are met on.
+  const noStress = scoreSplit(preds, refs, withoutStress);
+  results.push({ beams, words: data.length, ...scoreSplit(preds, refs), WERNoStress: noStress.WER, PERNoStress: noStress.PER, wordsPerSecond: data.length / secs, seconds: secs });
 }
 
 let agreement: Record<string, unknown> | null = null;
