@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { editDistance as edits } from '../../tools/g2p_metrics.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/wasm-seq2seq.js', import.meta.url).pathname;
@@ -16,16 +17,6 @@ const dict = readFileSync(new URL('test.tsv', MODEL), 'utf8').trim().split('\n')
   .map((l) => l.split('\t')).filter(([w]) => /^[a-z]+$/.test(w))
   .filter((_, i) => i % 150 === 0)
   .map(([w, p]) => ({ word: w, prons: p.split(' | ').map((x) => x.split(' ')) }));
-
-function edits(a: string[], b: string[]): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
-}
 
 describe('wasm-seq2seq phonemize', () => {
   it('held-out dictionary words: valid ARPAbet, close to the dictionary', async () => {
