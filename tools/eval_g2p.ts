@@ -25,7 +25,7 @@ for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
   const refs = data.map((d) => d.refs);
   // Two scorings. With stress digits: what `phonemize` prints and a TTS front end needs. Without them (39 phonemes):
   // how the published CMUdict anchors (Sequitur, Phonetisaurus, the neural G2P papers) are scored, and so the scoring
-  // the G2P goal's thresholds (Sequitur's 24.5 % WER / 5.9 % PER, rounded up) are met on.
+  // the G2P goal's thresholds (Sequitur's 24.5 % WER / 5.9 % PER, rounded up) are read on.
   const noStress = scoreSplit(preds, refs, withoutStress);
   results.push({ beams, words: data.length, ...scoreSplit(preds, refs), WERNoStress: noStress.WER, PERNoStress: noStress.PER, wordsPerSecond: data.length / secs, seconds: secs });
 }
