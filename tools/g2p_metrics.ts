@@ -24,7 +24,7 @@ export function scoreWord(pred: Pron, refs: readonly Pron[]): ScoredWord {
     const d = editDistance(pred, r);
     if (d < best.edits) best = { edits: d, refLen: r.length };
   }
-  return { correct: refs.some((r) => r.length === pred.length && r.every((p, i) => p === pred[i])), ...best };
+  return { correct: best.edits === 0, ...best };   // distance 0 to some pronunciation = equal to it
 }
 
 /** ARPAbet without its stress digit (AH0/AH1/AH2 -> AH): the 39-phoneme scoring of the published CMUdict results. */
