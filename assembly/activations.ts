@@ -1,19 +1,12 @@
 // Elementwise ops over n floats. In place allowed (out == x).
-//   relu, gelu (exact erf form, torch's nn.functional.gelu), gelu_tanh ("gelu_new"), silu (= swish),
-//   gated_gelu (T5 v1.1: gelu_tanh(a) * b), add (residuals), scale.
+//   activations by kind: relu, gelu (exact erf form, torch's nn.functional.gelu), gelu_tanh ("gelu_new"),
+//   silu (= swish); gated activations act(a) * b; add, scale.
 import { exp_f32x4, mul_sigmoid_f32x4, erfc_f32x4, erfc_f64 } from './vmath';
 
 // @ts-ignore: decorator
 @inline const SQRT1_2: f32 = 0.7071067811865476;
 // @ts-ignore: decorator
 @inline const GELU_TANH_C: f32 = 0.7978845608028654; // sqrt(2/pi)
-
-export function relu_f32(x: usize, out: usize, n: i32): void {
-  const z = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), f32x4.max(v128.load(x + (<usize>i << 2)), z));
-  for (; i < n; i++) store<f32>(out + (<usize>i << 2), max(load<f32>(x + (<usize>i << 2)), 0));
-}
 
 // gelu(x) = 0.5·x·(1 + erf(x/√2)) = 0.5·x·erfc(-x/√2): the erfc form keeps relative accuracy in the
 // negative tail where 1 + erf(...) cancels.
@@ -30,7 +23,26 @@ export function relu_f32(x: usize, out: usize, n: i32): void {
   return mul_sigmoid_f32x4(x, f32x4.add(u, u));
 }
 
-// Vector body + a tail that reuses the same vector formula (lane 0), so every element rounds the same way.
+// Activation kinds, numbered as bindings/backends/activations.ts numbers them (ACTIVATION_KIND there).
+// @ts-ignore: decorator
+@inline const RELU: i32 = 0;
+// @ts-ignore: decorator
+@inline const GELU: i32 = 1;
+// @ts-ignore: decorator
+@inline const GELU_TANH: i32 = 2;
+// @ts-ignore: decorator
+@inline const SILU: i32 = 3;
+
+// @ts-ignore: decorator
+@inline function apply(v: v128, kind: i32): v128 {
+  if (kind == GELU) return gelu_erf_v(v);
+  if (kind == GELU_TANH) return gelu_tanh_v(v);
+  if (kind == SILU) return mul_sigmoid_f32x4(v, v);
+  return f32x4.max(v, f32x4.splat(0)); // RELU
+}
+
+// Vector body + a tail that reuses the same vector formula (lane 0), so every element rounds the same way. The
+// kind is tested once per call: each activation gets its own loop.
 // @ts-ignore: decorator
 @inline function map_unary(x: usize, out: usize, n: i32, kind: i32): void {
   let i = 0;
@@ -45,27 +57,32 @@ export function relu_f32(x: usize, out: usize, n: i32): void {
 }
 
 // @ts-ignore: decorator
-@inline function apply(v: v128, kind: i32): v128 {
-  if (kind == 0) return gelu_erf_v(v);
-  if (kind == 1) return gelu_tanh_v(v);
-  return mul_sigmoid_f32x4(v, v); // silu
-}
-
-export function gelu_f32(x: usize, out: usize, n: i32): void { map_unary(x, out, n, 0); }
-export function gelu_tanh_f32(x: usize, out: usize, n: i32): void { map_unary(x, out, n, 1); }
-export function silu_f32(x: usize, out: usize, n: i32): void { map_unary(x, out, n, 2); }
-
-/** out = gelu_tanh(a) * b (T5 v1.1 / Flan gated FFN). */
-export function gated_gelu_f32(a: usize, b: usize, out: usize, n: i32): void {
+@inline function map_gated(a: usize, b: usize, out: usize, n: i32, kind: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(out + o, f32x4.mul(gelu_tanh_v(v128.load(a + o)), v128.load(b + o)));
+    v128.store(out + o, f32x4.mul(apply(v128.load(a + o), kind), v128.load(b + o)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(out + o, f32x4.extract_lane(gelu_tanh_v(f32x4.splat(load<f32>(a + o))), 0) * load<f32>(b + o));
+    store<f32>(out + o, f32x4.extract_lane(apply(f32x4.splat(load<f32>(a + o)), kind), 0) * load<f32>(b + o));
   }
+}
+
+/** out = act(x) over n floats; kind as numbered above. */
+export function activation_f32(x: usize, out: usize, n: i32, kind: i32): void {
+  if (kind == GELU) map_unary(x, out, n, GELU);
+  else if (kind == GELU_TANH) map_unary(x, out, n, GELU_TANH);
+  else if (kind == SILU) map_unary(x, out, n, SILU);
+  else map_unary(x, out, n, RELU);
+}
+
+/** out = act(a) · b (gated feed-forward blocks: T5 v1.1 / Flan "gated-<act>": wo(act(wi_0 x) · wi_1 x)). */
+export function gated_activation_f32(a: usize, b: usize, out: usize, n: i32, kind: i32): void {
+  if (kind == GELU) map_gated(a, b, out, n, GELU);
+  else if (kind == GELU_TANH) map_gated(a, b, out, n, GELU_TANH);
+  else if (kind == SILU) map_gated(a, b, out, n, SILU);
+  else map_gated(a, b, out, n, RELU);
 }
 
 /** out = a + b */
@@ -89,7 +106,7 @@ export function scale_f32(x: usize, s: f32, out: usize, n: i32): void {
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) * s);
 }
 
-// Scalar references (f64 inside). kind: 0 relu, 1 gelu, 2 gelu_tanh, 3 silu.
+// Scalar references (f64 inside), kinds as above.
 export function activation_f32_ref(x: usize, out: usize, n: i32, kind: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;

@@ -32,29 +32,6 @@ export function gather_add_f32(table: usize, ids: usize, n: i32, dim: i32, out: 
 }
 
 /**
- * Marian's static sinusoids (transformers MarianSinusoidalPositionalEmbedding): row p, column i < d/2 is
- * sin(p / 10000^(2i/d)), column d/2 + i is cos(same) — all sines first, then all cosines; computed in
- * float64 and rounded to float32 like the numpy original. For odd d the sine half has ceil(d/2) columns.
- */
-export function sinusoidal_positions_f32(out: usize, rows: i32, dim: i32): void {
-  const sentinel = dim % 2 == 0 ? dim / 2 : dim / 2 + 1;
-  const rowBytes = <usize>dim << 2;
-  // Column by column: one pow per column instead of one per element (it was most of a Marian-size model's
-  // time to first token); the same f64 operations per element, so the same bits.
-  for (let j = 0; j < dim; j++) {
-    // numpy: position_enc[pos, j] = pos / 10000^(2*(j//2)/dim); sin goes to columns [0, sentinel) from even j,
-    // cos to [sentinel, dim) from odd j.
-    const denom = Math.pow(10000.0, <f64>(2 * (j / 2)) / <f64>dim);
-    let dst = out + (<usize>(j % 2 == 0 ? j / 2 : sentinel + j / 2) << 2);
-    for (let p = 0; p < rows; p++) {
-      const angle = <f64>p / denom;
-      store<f32>(dst, <f32>(j % 2 == 0 ? Math.sin(angle) : Math.cos(angle)));
-      dst += rowBytes;
-    }
-  }
-}
-
-/**
  * out[i, :] = W[ids[i], :] * scale, reading W [n, k] from its packed panels (pack_f32_n8 layout: element (r, c)
  * at panel r/8, float 8 + c*8 + r%8). A tied model keeps only the packed lm_head and gathers its embeddings
  * from it: one copy of the largest matrix instead of two.

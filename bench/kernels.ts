@@ -2,8 +2,9 @@
 // dependent chains; in the baseline build a yardstick, not a ceiling: see assembly/probe.ts); then the int8-weight kernels (GOP/s). A benchmark, not a test. `--json` prints the same figures as one JSON object.
 //   node [--experimental-wasm-relaxed-simd] dist/bench/kernels.js [--json] [--samples N] [--simd auto|baseline|relaxed]
 // (--simd: which kernel build; 'relaxed' needs the V8 flag on Node 20, default 'auto' = relaxed where the engine has it)
-import { defaultKernelsUrl, loadKernels, resolveSimd, type SimdLevel } from '../bindings/wasm.js';
-import { Heap } from '../bindings/arena.js';
+import { loadKernels, resolveSimd, type SimdLevel } from '../bindings/backends/wasm/kernels.js';
+import { Heap } from '../bindings/backends/wasm/heap.js';
+import { testKernelsUrl, type TestKernels } from '../tools/test_kernels.js';
 import { timeIt, loadAverage, waitForIdle, type Sample } from './stats.js';
 import { probeGflops } from './probe.js';
 
@@ -16,8 +17,9 @@ const json = args.includes('--json');
 const samples = Number(args[args.indexOf('--samples') + 1]) || 15;
 
 const simd = resolveSimd((args.includes('--simd') ? args[args.indexOf('--simd') + 1] : 'auto') as SimdLevel);
-const k = await loadKernels(defaultKernelsUrl(simd, false));
-const heap = new Heap(k, null, simd);
+// the test build: the library's kernels plus the probe
+const k = (await loadKernels(testKernelsUrl(simd))) as TestKernels;
+const heap = new Heap(k);
 
 const probe = probeGflops(k, samples);
 

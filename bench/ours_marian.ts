@@ -1,12 +1,12 @@
 // The wasm-seq2seq side of the comparison: the public API only (loadModel, encode, generate), plus a timing
-// wrapper around EncDecSession.prototype.step so a run can be split into decoder steps and the rest
-// (search, cache reorder) without touching bindings/.
+// wrapper around the decoder session's forward step (DecoderSessionImpl.prototype.forward) so a run can be split
+// into decoder forward passes and the rest (log-softmax, ranking, search, cache reorder) without touching bindings/.
 import type { Seq2SeqModel } from '../bindings/model/model.js';
 import type { Meta } from './models.js';
 import { paths } from './models.js';
 import type { StepTiming } from './ort_marian.js';
 
-type EncDecModule = typeof import('../bindings/model/encdec.js');
+type ForwardModule = typeof import('../bindings/model/forward.js');
 
 /**
  * Options that make generate() run exactly `steps` decoder steps: no eos, no bad words. The model's
@@ -41,15 +41,16 @@ export class OursMarian {
 
   private constructor(readonly model: Seq2SeqModel, readonly meta: Meta) {}
 
-  /** `encdec` must be the module instance bindings/model/model.js uses (same URL, so the same class). */
-  static async load(meta: Meta, encdec: EncDecModule, loadModel: typeof import('../bindings/model/model.js').loadModel): Promise<OursMarian> {
+  /** `forward` must be the module instance the model uses (same URL, so the same class). */
+  static async load(meta: Meta, forward: ForwardModule, loadModel: typeof import('../bindings/model/load.js').loadModel): Promise<OursMarian> {
     const m = new OursMarian(await loadModel(paths.hf, benchLoadOptions()), meta);
-    const proto = encdec.EncDecSession.prototype;
-    const step = proto.step;
-    if (!(proto as { __benchTimed?: boolean }).__benchTimed) {
-      (proto as { __benchTimed?: boolean }).__benchTimed = true;
+    // the private per-step forward pass (one decoder step over all rows), wrapped by name
+    const proto = forward.DecoderSessionImpl.prototype as unknown as { forward(tokens: Int32Array): void; __benchTimed?: boolean };
+    const step = proto.forward;
+    if (!proto.__benchTimed) {
+      proto.__benchTimed = true;
       const self = m;
-      proto.step = function (this: InstanceType<EncDecModule['EncDecSession']>, tokens: Int32Array): Float32Array {
+      proto.forward = function (this: unknown, tokens: Int32Array): void {
         const t0 = performance.now();
         const r = step.call(this, tokens);
         const t1 = performance.now();

@@ -88,9 +88,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 async function loadOurs(meta: Meta): Promise<OursMarian> {
   const { OursMarian } = await import('./ours_marian.js');
-  const encdec = await import('../bindings/model/encdec.js');
+  const forward = await import('../bindings/model/forward.js');
   const { loadModel } = await import('../bindings/index.js');
-  return OursMarian.load(meta, encdec, loadModel);
+  return OursMarian.load(meta, forward, loadModel);
 }
 
 async function loadOrt(meta: Meta): Promise<OrtMarian> {
@@ -223,13 +223,14 @@ async function decode() {
 
 async function gemm() {
   const meta = readMeta();
-  const { defaultKernelsUrl, loadKernels, resolveSimd } = await import('../bindings/wasm.js');
-  const { Heap } = await import('./../bindings/arena.js');
+  const { loadKernels, resolveSimd } = await import('../bindings/backends/wasm/kernels.js');
+  const { Heap } = await import('../bindings/backends/wasm/heap.js');
+  const { testKernelsUrl } = await import('../tools/test_kernels.js');
   const { benchSimd } = await import('./ours_marian.js');
   const { importOrt, createSession } = await import('./ort_marian.js');
   const ort = await importOrt();
   const { probeGflops } = await import('./probe.js');
-  const k = await loadKernels(defaultKernelsUrl(resolveSimd(benchSimd()), false));
+  const k = (await loadKernels(testKernelsUrl(resolveSimd(benchSimd())))) as import('../tools/test_kernels.js').TestKernels;
   const heap = new Heap(k);
   const samples = quick ? 4 : 12;
   const idleWait = quick ? 1000 : 10_000;

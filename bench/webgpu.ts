@@ -7,7 +7,8 @@
 // Rows: load (files to a ready model, weights uploaded), encoder, greedy and 4-beam decoding of `steps` forced
 // steps (GPU: argmax / top-k on the GPU, only ids come back), and 4-beam with logits read back (what a
 // logits processor such as bad_words_ids costs on the GPU path).
-import { loadModel, type Seq2SeqModel } from '../bindings/model/model.js';
+import { loadModel } from '../bindings/model/load.js';
+import type { Seq2SeqModel } from '../bindings/model/model.js';
 import { ensureModels, paths, readMeta } from './models.js';
 import { forcedOptions } from './ours_marian.js';
 import { summarize, type Sample } from './stats.js';

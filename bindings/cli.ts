@@ -1,6 +1,5 @@
 // Command-line entry: `wasm-seq2seq <command> [options]`. Each command is a small function over the library.
-import { hasWasmSimd, loadKernels } from './wasm.js';
-import { Heap } from './arena.js';
+import { hasRelaxedSimd, hasWasmSimd, loadKernels } from './backends/wasm/kernels.js';
 import { Seq2SeqError } from './errors.js';
 import { generateCommand } from './cli/generate.js';
 import { phonemizeCommand } from './cli/phonemize.js';
@@ -20,8 +19,7 @@ const commands: Record<string, { run: Command; help: string }> = {
     help: 'show the runtime: WebAssembly SIMD support, kernels loaded, memory',
     run: async () => {
       const k = await loadKernels();
-      const h = new Heap(k);
-      console.log(JSON.stringify({ simd: hasWasmSimd(), node: process.version, heapBase: h.used, memoryBytes: k.memory.buffer.byteLength }, null, 1));
+      console.log(JSON.stringify({ simd: hasWasmSimd(), relaxedSimd: hasRelaxedSimd(), node: process.version, heapBase: k.heap_base(), memoryBytes: k.memory.buffer.byteLength }, null, 1));
       return 0;
     },
   },

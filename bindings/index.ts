@@ -1,15 +1,17 @@
 // wasm-seq2seq: the public library API.
-export { loadModel, Seq2SeqModel, RUNNABLE_MODEL_TYPES } from './model/model.js';
-export type { LoadModelOptions, ModelGenerateOptions, TokenBatch } from './model/model.js';
-export type { ThreadStats } from './threads/pool.js';
-export type { BackendChoice, GpuLike } from './backends/webgpu/types.js';
+export { loadModel, type LoadModelOptions } from './model/load.js';
+export { Seq2SeqModel } from './model/model.js';
+export type { ModelGenerateOptions, TokenBatch } from './model/model.js';
+export type { ThreadStats } from './backends/wasm/threads/pool.js';
+export type { BackendChoice } from './backends/backend.js';
+export type { GpuLike } from './backends/webgpu/types.js';
 export type { GenerateOptions, GenerateOutput, GenerationEvent, TokensEvent, DoneEvent, EarlyStopping } from './generation/types.js';
 export type { ModelConfig, GenerationDefaults } from './config.js';
 export { SUPPORTED_MODEL_TYPES } from './config.js';
 export type { SourceInput, ModelSource, FileProgress, ProgressCallback } from './weights/source.js';
 export { folderSource, urlSource, memorySource } from './weights/source.js';
 export { cachedUrlSource, type CachedUrlSourceOptions, type CachedModelSource, type ModelCacheStorage } from './weights/cache.js';
-export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './wasm.js';
+export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './backends/wasm/kernels.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
   type ErrorCode,

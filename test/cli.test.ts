@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fixtureDir, golden, maxAbsDiff } from './helpers/fixtures.js';
 import { textModelDir } from './helpers/textmodel.js';
-import { loadModel } from '../bindings/model/model.js';
+import { loadModel } from '../bindings/model/load.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/wasm-seq2seq.js', import.meta.url).pathname;

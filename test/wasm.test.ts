@@ -4,9 +4,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import binaryen from 'binaryen';
-import { DEFAULT_WASM_URL, DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL, KERNEL_FUNCTIONS, defaultKernelsUrl, hasRelaxedSimd, loadKernels, resolveSimd } from '../bindings/wasm.js';
-import { Heap } from '../bindings/arena.js';
-import { createHeap } from '../bindings/threads/setup.js';
+import { DEFAULT_WASM_URL, DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL } from '../bindings/assets.js';
+import { KERNEL_FUNCTIONS, defaultKernelsUrl, hasRelaxedSimd, loadKernels, resolveSimd } from '../bindings/backends/wasm/kernels.js';
+import { Heap } from '../bindings/backends/wasm/heap.js';
+import { createRuntime as createHeap } from '../bindings/backends/wasm/runtime.js';
+import { testKernelsUrl } from './helpers/kernels.js';
 import { InputError, WasmLoadError, MemoryError, UnsupportedError } from '../bindings/errors.js';
 
 const wasmPath = new URL('../build/kernels.wasm', import.meta.url);
@@ -27,11 +29,27 @@ describe('kernels.wasm is a SIMD build', () => {
     const next = text.indexOf('\n (func ', start + 1);
     return text.slice(start, next < 0 ? undefined : next);
   };
+  /** A function's body and those of every function it reaches through calls (the dispatchers linear_f32 /
+   *  linear_i8 call the tiles). */
+  const reach = (exportName: string) => {
+    const seen = new Set<string>(), bodies: string[] = [];
+    const visit = (b: string) => {
+      bodies.push(b);
+      for (const [, c] of b.matchAll(/\(call (\$\S+)/g)) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        const start = text.indexOf(`(func ${c} `), next = text.indexOf('\n (func ', start + 1);
+        if (start >= 0) visit(text.slice(start, next < 0 ? undefined : next));
+      }
+    };
+    visit(body(exportName));
+    return bodies.join('');
+  };
   it.each([
-    ['gemm_f32_4x8', 'f32x4.mul'], ['gemv_f32_1x24', 'f32x4.mul'], ['layer_norm_f32', 'f32x4.sub'],
-    ['softmax_f32', 'f32x4.pmax'], ['attention_f32', 'f32x4.mul'], ['gelu_f32', 'f32x4.div'], ['silu_f32', 'f32x4.div'],
+    ['linear_f32', 'f32x4.mul'], ['layer_norm_f32', 'f32x4.sub'], ['log_softmax_f32', 'f32x4.pmax'],
+    ['attention_f32', 'f32x4.mul'], ['activation_f32', 'f32x4.div'], ['linear_i8', 'i32x4.dot_i16x8_s'],
   ])('%s uses %s', (fn, op) => {
-    const b = body(fn);
+    const b = reach(fn);
     expect(b).toContain(op);
     expect(b).toContain('v128.load');
   });
@@ -41,9 +59,14 @@ describe('kernels.wasm is a SIMD build', () => {
   it('has no imports (nothing to wire up in any runtime)', () => {
     expect(WebAssembly.Module.imports(new WebAssembly.Module(bytes))).toEqual([]);
   });
-  it('exports exactly what the TypeScript side declares', () => {
+  it('exports exactly what the TypeScript side declares: no scalar references, no benchmark probe', () => {
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
     expect(names).toEqual([...KERNEL_FUNCTIONS, 'memory', '_initialize'].sort());
+    expect(names.filter((n) => n.endsWith('_ref') || n.includes('probe'))).toEqual([]);
+  });
+  it('the test build (never shipped) adds the references and the probe to the same kernels', () => {
+    const test = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(testKernelsUrl('baseline')))).map((e) => e.name);
+    expect(test).toEqual(expect.arrayContaining([...KERNEL_FUNCTIONS, 'gemm_f32_ref', 'attention_f32_ref', 'simd_peak_probe']));
   });
 });
 
@@ -102,11 +125,12 @@ describe('loadKernels sources', () => {
 
   const works = async (src: Parameters<typeof loadKernels>[0]) => {
     const k = await loadKernels(src);
-    // a real call through the instance: 2-element add
+    // a real call through the instance: scale 2 elements
     const h = new Heap(k);
-    const a = h.putF32(new Float32Array([1, 2])).ptr, b = h.putF32(new Float32Array([10, 20])).ptr;
-    k.add_f32(a, b, a, 2);
-    expect(Array.from(h.f32().subarray(a >>> 2, (a >>> 2) + 2))).toEqual([11, 22]);
+    const a = h.alloc(8);
+    h.f32().set([1, 2], a >>> 2);
+    k.scale_f32(a, 10, a, 2);
+    expect(Array.from(h.f32().subarray(a >>> 2, (a >>> 2) + 2))).toEqual([10, 20]);
   };
 
   it('default (shipped file beside the module)', () => works(undefined));
@@ -130,7 +154,7 @@ describe('loadKernels sources', () => {
     await expect(loadKernels(`${base}/missing.wasm`)).rejects.toBeInstanceOf(WasmLoadError);
     await expect(loadKernels(new Uint8Array([1, 2, 3]))).rejects.toThrow(WasmLoadError);
     // a valid module that is not ours
-    await expect(loadKernels(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow(/lacks exports .*gemm_f32_4x8/);
+    await expect(loadKernels(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow(/lacks exports .*linear_f32/);
     await expect(loadKernels('/nonexistent/kernels.wasm')).rejects.toThrow(WasmLoadError);
     // neither a Module, URL, path, bytes nor Response (JavaScript callers can pass anything)
     await expect(loadKernels(42 as never)).rejects.toThrow(/must be a WebAssembly.Module, URL, path, bytes or Response; got \[object Number\]/);
@@ -158,13 +182,14 @@ describe('Heap', () => {
   it('grows memory, re-takes views, aligns, and releases to a mark', async () => {
     const k = await loadKernels();
     const h = new Heap(k);
-    const a = h.putF32(new Float32Array([1, 2, 3]));
+    const a = h.alloc(12);
+    h.f32().set([1, 2, 3], a >>> 2);
     const before = k.memory.buffer.byteLength;
     const mark = h.mark();
     const big = h.alloc(8 * 2 ** 20); // forces growth: old views are detached
     expect(k.memory.buffer.byteLength).toBeGreaterThan(before);
     expect(big % 64).toBe(0);
-    expect(Array.from(h.view(a))).toEqual([1, 2, 3]); // a fresh view over the new buffer
+    expect(Array.from(h.f32().subarray(a >>> 2, (a >>> 2) + 3))).toEqual([1, 2, 3]); // a fresh view over the new buffer
     h.release(mark);
     expect(h.mark()).toBe(mark);
     expect(h.peak).toBeGreaterThanOrEqual(big + 8 * 2 ** 20);

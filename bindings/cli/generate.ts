@@ -2,7 +2,8 @@
 // Unset options fall back to the model's generation_config.json, as in transformers.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
-import { loadModel, type ModelGenerateOptions } from '../model/model.js';
+import { loadModel } from '../model/load.js';
+import type { ModelGenerateOptions } from '../model/model.js';
 
 export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-ids '[[ids...], ...]' [options]
        wasm-seq2seq generate --model DIR [options] "text" ["more text" ...]   (the repo's tokenizer; stdin if "-")

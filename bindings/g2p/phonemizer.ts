@@ -4,7 +4,8 @@
 // CMUdict, tools/g2p/make_lexicon.py) answers dictionary words with the dictionary's primary pronunciation, as G2P
 // front ends do; the model handles the rest (names, new words, typos).
 import { ConfigError, InputError, SourceError } from '../errors.js';
-import { loadModel, type LoadModelOptions, type Seq2SeqModel } from '../model/model.js';
+import { loadModel, type LoadModelOptions } from '../model/load.js';
+import type { Seq2SeqModel } from '../model/model.js';
 import { toModelSource, type SourceInput } from '../weights/source.js';
 import { textToWords } from './text.js';
 import { loadLexicon, type Lexicon } from './lexicon.js';

@@ -8,7 +8,7 @@
 
 import { applyProcessors, buildProcessors } from './processors.js';
 import { checkLogits, throwIfAborted, yieldToEventLoop } from './greedy.js';
-import type { DecoderSession, EarlyStopping, GenerateOutput, ResolvedGenerateConfig } from './types.js';
+import type { DecoderSession, EarlyStopping, GenerateOutput, RankedCandidates, ResolvedGenerateConfig } from './types.js';
 
 // exp for the log-sum-exp pass. V8's Math.exp costs ~30 ns here and this pass runs over rows × vocab every
 // step (5 × 256k for NLLB beams), so: exp(x) = 2^q · 2^(j/64) · e^r with k = 64q + j = round(x·64/ln2) and
@@ -248,19 +248,25 @@ export async function beamSearch(
       await yieldToEventLoop();
       throwIfAborted(signal);
     }
-    // GPU sessions: log-softmax and the top-k run on the GPU when no processor has to see the rows (only
-    // B × k candidates come back); otherwise the logits are read back and ranked here.
-    let gpuTop: { scores: Float32Array; indices: Int32Array } | null = null;
+    // Without processors the session ranks where the logits are (only B × k candidates come back). Otherwise the
+    // processors see every row: log-probs in place in the session's memory where it shares it (then the session
+    // ranks them), else read back and ranked here.
+    let ranked: RankedCandidates | null = null;
     let logits: Float32Array | null = null;
     let logProbs: Float32Array | null = null;
-    if (processors.length === 0 && session.stepTopK) {
-      gpuTop = await session.stepTopK(input, beamScores, k);
-    } else {
+    const fast = processors.length === 0 ? session.stepTopK?.(input, beamScores, k) ?? null : null;
+    if (fast) ranked = fast instanceof Promise ? await fast : fast;
+    else {
       const out = session.step(input);
       logits = out instanceof Float32Array ? out : await out; // no await (microtask) on the wasm path
       checkLogits(logits, rows, V);
-      // log-probs computed in place by the session when it can (wasm SIMD), else row by row here
-      logProbs = session.logSoftmax ? session.logSoftmax() : null;
+      logProbs = session.logSoftmax?.() ?? null;
+      if (logProbs) {
+        for (let r = 0; r < rows; r++) {
+          if (processors.length > 0 && !done[Math.floor(r / n)]) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
+        }
+        ranked = session.rankRows?.(beamScores, k) ?? null;
+      }
     }
 
     // Everything read from `logits` happens in this loop, before reorder/step invalidate it.
@@ -278,33 +284,26 @@ export async function beamSearch(
       }
 
       let count: number;
-      if (gpuTop) {
-        count = k;
-        for (let i = 0; i < k; i++) { candScore[i] = gpuTop.scores[b * k + i]; candIndex[i] = gpuTop.indices[b * k + i]; }
+      if (ranked) {
+        count = 0;
+        while (count < k && ranked.indices[b * k + count] >= 0) {
+          candScore[count] = ranked.scores[b * k + count];
+          candIndex[count] = ranked.indices[b * k + count];
+          count++;
+        }
       } else {
-        // processors change log-prob rows in place (in wasm memory on the wasm path), then wasm ranks them
-        if (logProbs && processors.length > 0) {
-          for (let j = 0; j < n; j++) {
-            const r = first + j;
-            applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
+        top.reset();
+        for (let j = 0; j < n; j++) {
+          const r = first + j;
+          let row: Float32Array<ArrayBufferLike> = scratch;
+          if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
+          else {
+            logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
+            if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
           }
+          offerRow(top, row, beamScores[r], j * V);
         }
-        const ranked = logProbs && session.topKRows ? session.topKRows(first, n, beamScores, k, candScore, candIndex) : null;
-        if (ranked !== null) count = ranked;
-        else {
-          top.reset();
-          for (let j = 0; j < n; j++) {
-            const r = first + j;
-            let row: Float32Array<ArrayBufferLike> = scratch;
-            if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
-            else {
-              logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
-              if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
-            }
-            offerRow(top, row, beamScores[r], j * V);
-          }
-          count = top.sorted(candScore, candIndex);
-        }
+        count = top.sorted(candScore, candIndex);
       }
 
       // Walk candidates best first: eos inside the top n finishes a hypothesis, eos below is dropped,

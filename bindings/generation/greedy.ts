@@ -92,14 +92,15 @@ export async function* greedyStream(
       await yieldToEventLoop();
       throwIfAborted(signal);
     }
-    // GPU sessions pick the ids on the GPU when no processor has to see the row; otherwise logits come back
+    // Without processors the session picks the ids where the logits are; otherwise the logits come back
     let logits: Float32Array | null = null;
     let chosen: Int32Array | null = null;
     if (processors.length === 0 && session.stepArgmax) {
-      chosen = await session.stepArgmax(input);
+      const out = session.stepArgmax(input);
+      chosen = out instanceof Int32Array ? out : await out; // no await (microtask) on the wasm path
     } else {
       const out = session.step(input);
-      logits = out instanceof Float32Array ? out : await out; // no await (microtask) on the wasm path
+      logits = out instanceof Float32Array ? out : await out;
       checkLogits(logits, batchSize, V);
     }
     const emitted = new Array<boolean>(batchSize);

@@ -1,6 +1,8 @@
-// generate(): option defaults and validation (transformers 4.40.2 GenerationConfig semantics), then greedy
-// or beam search over a model's DecoderSession. Model-independent: the model supplies the factory.
+// generate(): options resolved once (the caller's, else the model's generation_config.json, else transformers
+// 4.40.2 GenerationConfig defaults), validated into one ResolvedGenerateConfig that every search reads; then
+// greedy or beam search over a model's DecoderSession. Model-independent: the model supplies the factory.
 
+import type { GenerationDefaults } from '../config.js';
 import { InputError } from '../errors.js';
 import { beamSearch } from './beam.js';
 import { greedySearch, greedyStream, throwIfAborted } from './greedy.js';
@@ -53,10 +55,38 @@ function tokenIds(name: string, value: number | readonly number[]): number[] {
   return list.map((t, i) => tokenId(`${name}[${i}]`, t));
 }
 
-/** Applies defaults and checks every option; throws InputError naming the bad one. Token ids are checked
- *  against the vocabulary later, when the session (and so the vocabulary size) exists. */
-export function resolveGenerateConfig(opts: GenerateOptions): ResolvedGenerateConfig {
-  if (opts === null || typeof opts !== 'object') throw new InputError('generate options must be an object');
+/** The caller's options over the model's defaults (generation_config.json or config.json): an option not given
+ *  (undefined or null) takes the model's value. */
+function withModelDefaults(o: GenerateOptions, g: GenerationDefaults): GenerateOptions {
+  const pick = <T>(v: T | null | undefined, d: T | undefined): T | undefined => (v === undefined || v === null ? d : v);
+  const userLength = o.maxLength !== undefined && o.maxLength !== null;
+  return {
+    ...o,
+    maxLength: pick(o.maxLength, g.max_length),
+    // a max_new_tokens from the file must not override a max length the caller chose
+    maxNewTokens: pick(o.maxNewTokens, userLength ? undefined : g.max_new_tokens),
+    minLength: pick(o.minLength, g.min_length),
+    numBeams: pick(o.numBeams, g.num_beams),
+    numReturnSequences: pick(o.numReturnSequences, g.num_return_sequences),
+    lengthPenalty: pick(o.lengthPenalty, g.length_penalty),
+    earlyStopping: pick(o.earlyStopping, g.early_stopping),
+    repetitionPenalty: pick(o.repetitionPenalty, g.repetition_penalty),
+    noRepeatNgramSize: pick(o.noRepeatNgramSize, g.no_repeat_ngram_size),
+    badWordsIds: pick(o.badWordsIds, g.bad_words_ids),
+    forcedBosTokenId: pick(o.forcedBosTokenId, g.forced_bos_token_id),
+    forcedEosTokenId: pick(o.forcedEosTokenId, g.forced_eos_token_id),
+    eosTokenId: pick(o.eosTokenId, g.eos_token_id),
+    padTokenId: pick(o.padTokenId, g.pad_token_id),
+    decoderStartTokenId: pick(o.decoderStartTokenId, g.decoder_start_token_id),
+  };
+}
+
+/** Applies the model's defaults (if given) and transformers' own, and checks every option; throws InputError naming
+ *  the bad one. Token ids are checked against the vocabulary later, when the session (and so the vocabulary size)
+ *  exists. The result is what every search reads. */
+export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: GenerationDefaults): ResolvedGenerateConfig {
+  if (options === null || typeof options !== 'object') throw new InputError('generate options must be an object');
+  const opts = modelDefaults ? withModelDefaults(options, modelDefaults) : options;
   if (!given(opts.decoderStartTokenId)) {
     throw new InputError('decoderStartTokenId is required (the model config normally provides it)');
   }
@@ -152,10 +182,9 @@ function checkBatch(batchSize: number): void {
 export async function generate(
   factory: DecoderFactory,
   batchSize: number,
-  opts: GenerateOptions,
+  cfg: ResolvedGenerateConfig,
 ): Promise<GenerateOutput> {
   checkBatch(batchSize);
-  const cfg = resolveGenerateConfig(opts);
   throwIfAborted(cfg.signal); // before paying for a session
   const session = factory(cfg.numBeams);
   return cfg.numBeams === 1 ? greedySearch(session, batchSize, cfg) : beamSearch(session, batchSize, cfg);
@@ -169,10 +198,9 @@ export async function generate(
 export async function* generateStream(
   factory: DecoderFactory,
   batchSize: number,
-  opts: GenerateOptions,
+  cfg: ResolvedGenerateConfig,
 ): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
   checkBatch(batchSize);
-  const cfg = resolveGenerateConfig(opts);
   throwIfAborted(cfg.signal);
   const session = factory(cfg.numBeams);
   if (cfg.numBeams === 1) return yield* greedyStream(session, batchSize, cfg);

@@ -1,31 +1,33 @@
 // Types shared by the model-independent generation layer (greedy and beam search as in transformers 4.40.2).
 
-/** One decoder pass over `rows` rows (rows = batch × beams, row r of sentence b, beam j is r = b*numBeams + j, like transformers). */
+/** Top-k candidates per sentence: scores and indices beam·vocabSize + token, [batch, k] row-major, best first
+ *  (ties: lower index); index -1 marks a slot that could not be filled (rows holding NaN). */
+export interface RankedCandidates { scores: Float32Array; indices: Int32Array }
+
+/** One decoder pass over `rows` rows (rows = batch × beams, row r of sentence b, beam j is r = b*numBeams + j, like
+ *  transformers). Methods return a value (wasm) or a promise (WebGPU, whose results are read back); the search
+ *  loops only await promises. An array returned may be a view that is only valid until the next call. */
 export interface DecoderSession {
   readonly vocabSize: number;
-  /** Feed one token per row (the last generated token; the first call gets decoder_start ids) and
-   *  return the raw logits, row-major [rows, vocabSize]. The array may be a view into wasm memory that is
-   *  only valid until the next call: read it before calling step/reorder again. GPU sessions return a
-   *  promise (the logits are read back asynchronously); wasm sessions return the array itself, and the
-   *  search loops only await when they got a promise. */
+  /** Feed one token per row (the last generated token; the first call gets decoder_start ids) and return the
+   *  raw logits, row-major [rows, vocabSize]. */
   step(tokens: Int32Array): Float32Array | Promise<Float32Array>;
-  /** Optional fast path (GPU sessions): one step whose argmax per row is taken where the logits are, so only
-   *  the chosen ids come back. Greedy search uses it only when no logits processor needs the full row. */
-  stepArgmax?(tokens: Int32Array): Promise<Int32Array>;
-  /** Optional fast path (GPU sessions): one step, then per sentence b the k best candidates of
-   *  float32(log_softmax(logits[row]) + beamScores[row]) over its beams × vocabSize entries, best first (ties: lower
-   *  index), as [batch, k] scores and indices beam·vocabSize + token. Used when no processor needs the row. */
-  stepTopK?(tokens: Int32Array, beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }>;
+  // The rest are optional fast paths; a session without them gets the same results through step().
+  /** One step, then each row's argmax (first on ties), taken where the logits are: greedy search without any
+   *  logits processor. */
+  stepArgmax?(tokens: Int32Array): Int32Array | Promise<Int32Array>;
+  /** One step, then per sentence the k best float32(log_softmax(logits[row]) + beamScores[row]) over its beams ×
+   *  vocabSize entries, taken where the logits are: beam search without any processor. null (and no step taken)
+   *  when k is beyond what the session ranks. */
+  stepTopK?(tokens: Int32Array, beamScores: Float32Array, k: number): RankedCandidates | Promise<RankedCandidates> | null;
+  /** After step(): the logits replaced by their row-wise log-softmax, in place, as a view the caller may change
+   *  (processors) before rankRows(); null where the session cannot share its memory (the caller computes them). */
+  logSoftmax?(): Float32Array | null;
+  /** After logSoftmax() and any changes to its rows: per sentence the k best float32(row[v] + beamScores[r]) over
+   *  its rows; null where not available (the caller ranks the rows itself). */
+  rankRows?(beamScores: Float32Array, k: number): RankedCandidates | null;
   /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
   reorder(index: Int32Array): void;
-  /** Optional fast path for beam search: replace the logits step() just returned by their row-wise
-   *  log-softmax, in place, and return the same view (wasm sessions do this with a SIMD kernel). */
-  logSoftmax?(): Float32Array;
-  /** Optional fast path (wasm sessions), after logSoftmax() and any processors changed its rows in place: the
-   *  k best float32(row[v] + beamScores[r]) over rows first..first+n-1, best first (ties: lower index), into
-   *  outScore/outIndex (index = (r - first)·vocabSize + v). Returns how many (fewer than k only when rows hold
-   *  NaN), or null when k is beyond what the session can rank (the caller ranks the rows itself). */
-  topKRows?(first: number, n: number, beamScores: Float32Array, k: number, outScore: Float64Array, outIndex: Int32Array): number | null;
 }
 
 /** Makes a session for the current batch with every sentence repeated `numBeams` times (1 for greedy). */

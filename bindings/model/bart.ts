@@ -1,21 +1,20 @@
 // BART and mBART: learned positions with transformers' offset of 2, layernorm_embedding after the embeddings.
 // BART is post-LayerNorm like Marian (ARCHITECTURES.md §2); mBART is pre-LayerNorm with a final layer_norm on
 // the encoder and the decoder (§3).
-import type { Heap } from '../arena.js';
+import type { Backend, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { CheckedWeights } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { loadBartFamily } from './bart_family.js';
-import type { WeightFormat } from './layers.js';
-import type { EncDecWeights, Positions } from './encdec.js';
+import type { ModelWeights, Positions } from './weights.js';
 
 const OFFSET = 2; // BartLearnedPositionalEmbedding: position p reads row p + 2
 
-function learnedPositions(heap: Heap, w: CheckedWeights<string>, side: 'encoder' | 'decoder'): Positions {
+function learnedPositions(b: Backend, w: CheckedWeights<string>, side: 'encoder' | 'decoder'): Positions {
   const name = `model.${side}.embed_positions.weight`;
-  const rows = w.shape(name)[0];
+  const [rows, cols] = w.shape(name);
   return {
-    table: heap.putF32(w.f32(name)).ptr, rows, maxLength: rows - OFFSET,
+    table: b.loadTable(w.f32(name), rows, cols, name), maxLength: rows - OFFSET,
     ids: (tokens, past, out) => { for (let i = 0; i < tokens.length; i++) out[i] = past + i + OFFSET; },
   };
 }
@@ -28,15 +27,15 @@ function positionSpec(cfg: BartFamilyConfig) {
   };
 }
 
-export function loadBart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
-  return loadBartFamily(heap, cfg, store, {
+export function loadBart(b: Backend, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat): ModelWeights {
+  return loadBartFamily(b, cfg, store, {
     preNorm: false, layernormEmbedding: true, finalNorms: false,
     extraSpec: positionSpec(cfg), positions: learnedPositions,
   }, format);
 }
 
-export function loadMbart(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
-  return loadBartFamily(heap, cfg, store, {
+export function loadMbart(b: Backend, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat): ModelWeights {
+  return loadBartFamily(b, cfg, store, {
     preNorm: true, layernormEmbedding: true, finalNorms: true,
     extraSpec: positionSpec(cfg), positions: learnedPositions,
   }, format);

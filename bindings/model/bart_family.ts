@@ -1,18 +1,17 @@
 // Weight names and loading shared by the BART-family checkpoints (Marian, BART, mBART, M2M100/NLLB): they all
 // use transformers' BartAttention/BartEncoderLayer naming. A family passes the few options that differ.
-import type { Heap } from '../arena.js';
+import type { Backend, EmbeddingSource, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import { expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { activationKernel, FeedForward, Linear, Norm, putFloats, type WeightFormat } from './layers.js';
-import type { DecoderLayer, EncDecWeights, EncoderLayer, Embedding, Positions } from './encdec.js';
+import type { DecoderLayer, EncoderLayer, FeedForward, ModelWeights, Positions } from './weights.js';
 
 export interface FamilyOptions {
   preNorm: boolean;
   layernormEmbedding: boolean; // BART/mBART
   finalNorms: boolean; // mBART/M2M100: encoder.layer_norm, decoder.layer_norm
   /** Positions for each side, given the loaded weights (learned tables live in the weights). */
-  positions: (heap: Heap, w: CheckedWeights<string>, side: 'encoder' | 'decoder') => Positions | null;
+  positions: (b: Backend, w: CheckedWeights<string>, side: 'encoder' | 'decoder') => Positions | null;
   /** Extra tensors the spec expects (e.g. learned embed_positions), keyed by our own names. */
   extraSpec?: Record<string, TensorSpec>;
   /** Stored tensors transformers ignores on load (Marian's saved sinusoids in old checkpoints). */
@@ -63,27 +62,24 @@ export function bartFamilySpec(cfg: BartFamilyConfig, opts: FamilyOptions): Reco
   return spec;
 }
 
-/** Validates the whole weight file against the config, then copies/packs it into wasm memory. */
-export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions, format: WeightFormat = 'f32'): EncDecWeights {
+/** Validates the whole weight file against the config, then loads it onto the backend. */
+export function loadBartFamily(b: Backend, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions, format: WeightFormat): ModelWeights {
   const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label: `${cfg.model_type} weights` }) as CheckedWeights<string>;
   const d = cfg.d_model;
   const f32 = (name: string) => w.f32(name);
-  const big = (name: string) => w.reader(name); // matrices go from the file straight into wasm memory
-  const lin = (prefix: string, names: string[]) =>
-    Linear.pack(heap, d, names.map((n) => ({ w: big(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })), format);
-  const ln = (name: string) => Norm.layer(heap, f32(`${name}.weight`), f32(`${name}.bias`), LN_EPS);
-  const act = activationKernel(heap, cfg.activation_function);
-  const ffn = (p: string, f: number) => new FeedForward(
-    Linear.pack(heap, d, [{ w: big(`${p}.fc1.weight`), b: f32(`${p}.fc1.bias`) }], format),
-    Linear.pack(heap, f, [{ w: big(`${p}.fc2.weight`), b: f32(`${p}.fc2.bias`) }], format), act);
+  const big = (name: string) => w.reader(name); // matrices go from the file straight into the backend's memory
+  const lin = (prefix: string, names: string[], inF = d) =>
+    b.loadLinear(inF, names.map((n) => ({ w: big(`${prefix}.${n}.weight`), b: f32(`${prefix}.${n}.bias`) })), format, `${prefix}.${names.join('|')}`);
+  const ln = (name: string) => b.loadNorm(f32(`${name}.weight`), f32(`${name}.bias`), LN_EPS, name);
+  const ffn = (p: string, f: number): FeedForward => ({ act: cfg.activation_function, up: lin(p, ['fc1']), gate: null, down: lin(p, ['fc2'], f) });
 
   // Output head [Vout, D] with final_logits_bias folded in as the GEMM bias. When tied to the (decoder)
   // embedding, the embedding rows are gathered from this packed copy: the matrix is stored once.
-  // Packed first: its unpacked copy (the largest tensor, 119 MB for Marian-size) is scratch that the layers'
+  // Loaded first: its unpacked copy (the largest tensor, 119 MB for Marian-size) is scratch that the layers'
   // packed weights then reuse, instead of fresh memory on top of them (page faults, and a higher peak).
   const bias = w.has('finalLogitsBias') ? f32('finalLogitsBias') : null;
   const decName = cfg.share_encoder_decoder_embeddings ? 'shared' : 'decEmbed';
-  const lmHead = Linear.pack(heap, d, [{ w: big(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format);
+  const lmHead = b.loadLinear(d, [{ w: big(cfg.tie_word_embeddings ? decName : 'lmHead'), b: bias }], format, 'lm_head');
 
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.encoder_layers; i++) {
@@ -105,23 +101,22 @@ export function loadBartFamily(heap: Heap, cfg: BartFamilyConfig, store: TensorS
     });
   }
 
-  const table = (name: string): Embedding => ({ kind: 'table', ptr: putFloats(heap, big(name)), rows: w.shape(name)[0] });
+  const table = (name: string): EmbeddingSource => ({ table: b.loadTable(big(name), w.shape(name)[0], d, name) });
   // Embeddings stay f32: with an int8 head, a tied model keeps its own f32 table.
-  const decEmbed: Embedding = cfg.tie_word_embeddings && format === 'f32' ? { kind: 'packed', linear: lmHead } : table(decName);
-  const encEmbed: Embedding = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');
+  const decEmbed: EmbeddingSource = cfg.tie_word_embeddings && format === 'f32' ? { head: lmHead } : table(decName);
+  const encEmbed: EmbeddingSource = cfg.share_encoder_decoder_embeddings ? decEmbed : table('encEmbed');
 
   return {
     d, attnWidth: d, scaleAttention: true, relBias: null, lmScale: 1,
     encHeads: cfg.encoder_attention_heads, decHeads: cfg.decoder_attention_heads, preNorm: opts.preNorm,
     embedScale: cfg.scale_embedding ? Math.sqrt(d) : 1,
     encEmbed, decEmbed,
-    encPositions: opts.positions(heap, w, 'encoder'), decPositions: opts.positions(heap, w, 'decoder'),
+    encPositions: opts.positions(b, w, 'encoder'), decPositions: opts.positions(b, w, 'decoder'),
     encEmbedNorm: opts.layernormEmbedding ? ln('model.encoder.layernorm_embedding') : null,
     decEmbedNorm: opts.layernormEmbedding ? ln('model.decoder.layernorm_embedding') : null,
     encFinalNorm: opts.finalNorms ? ln('model.encoder.layer_norm') : null,
     decFinalNorm: opts.finalNorms ? ln('model.decoder.layer_norm') : null,
     encLayers, decLayers, lmHead,
-    ffnHidden: Math.max(cfg.encoder_ffn_dim, cfg.decoder_ffn_dim),
     vocabIn: cfg.vocab_size, vocabOut: cfg.decoder_vocab_size,
   };
 }

@@ -1,19 +1,18 @@
 // M2M100 and NLLB-200 (dense): pre-LayerNorm with final layer_norms, no layernorm_embedding, no
 // final_logits_bias, and fairseq's padding-aware sinusoidal positions (ARCHITECTURES.md §4).
-import type { Heap } from '../arena.js';
+import type { Backend, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import { loadBartFamily } from './bart_family.js';
-import type { WeightFormat } from './layers.js';
-import type { EncDecWeights, Positions } from './encdec.js';
+import type { ModelWeights, Positions } from './weights.js';
 
-export function loadM2m100(heap: Heap, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
+export function loadM2m100(b: Backend, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat): ModelWeights {
   let table: Positions | null = null;
   const pad = cfg.pad_token_id ?? 1;
-  return loadBartFamily(heap, cfg, store, {
+  return loadBartFamily(b, cfg, store, {
     preNorm: true, layernormEmbedding: false, finalNorms: true,
     // the table is a non-persistent buffer in transformers: never in the file, always computed
-    positions: () => (table ??= paddingAwareSinusoids(heap, cfg.max_position_embeddings + 2, cfg.d_model, pad)),
+    positions: () => (table ??= paddingAwareSinusoids(b, cfg.max_position_embeddings + 2, cfg.d_model, pad)),
   }, format);
 }
 
@@ -23,7 +22,7 @@ export function loadM2m100(heap: Heap, cfg: BartFamilyConfig, store: TensorStore
  * row `pad` all zeros. Position ids: (cumsum(token != pad) + past) · (token != pad) + pad, so the first real
  * token sits at pad + 1 and padding reads the zero row.
  */
-function paddingAwareSinusoids(heap: Heap, rows: number, d: number, pad: number): Positions {
+function paddingAwareSinusoids(b: Backend, rows: number, d: number, pad: number): Positions {
   const f = Math.fround;
   const half = Math.floor(d / 2);
   const step = f(-(Math.log(10000) / (half - 1)));
@@ -38,7 +37,7 @@ function paddingAwareSinusoids(heap: Heap, rows: number, d: number, pad: number)
     }
   }
   return {
-    table: heap.putF32(t).ptr, rows, maxLength: rows - pad - 1,
+    table: b.loadTable(t, rows, d, 'sinusoidal positions'), maxLength: rows - pad - 1,
     ids: (tokens, past, out) => {
       let count = 0;
       for (let i = 0; i < tokens.length; i++) {

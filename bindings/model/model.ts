@@ -1,54 +1,20 @@
-// The public model object: load a Hugging Face folder / URL / in-memory files, then generate.
+// The public model object: generate / stream / encode / decoderLogits over the forward pass (forward.ts) on the
+// backend chosen at load (load.ts).
 //
-//   const model = await loadModel('path/to/opus-mt-en-de');
 //   const { sequences, scores } = await model.generate([[123, 456, 0]], { numBeams: 4 });
-import type { Heap } from '../arena.js';
-import type { ModelConfig, GenerationDefaults } from '../config.js';
-import { InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
+import type { Backend } from '../backends/backend.js';
+import type { WasmRuntime } from '../backends/wasm/runtime.js';
+import type { ThreadStats } from '../backends/wasm/threads/pool.js';
+import type { GenerationDefaults, ModelConfig } from '../config.js';
+import { InputError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
-import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent } from '../generation/types.js';
-import { createHeap, releaseNow, releaseWithOwner, type ThreadOptions } from '../threads/setup.js';
-import type { ThreadStats } from '../threads/pool.js';
-import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
-import type { TensorStore } from '../weights/safetensors.js';
-import { chooseBackend } from '../backends/webgpu/select.js';
-import type { BackendChoice, GpuBackendHandle, GpuLike } from '../backends/webgpu/types.js';
-import { encode, EncDecSession, type EncDecWeights } from './encdec.js';
-import type { WeightFormat } from './layers.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
-import { loadMarian } from './marian.js';
-import { loadBart, loadMbart } from './bart.js';
-import { loadM2m100 } from './m2m100.js';
-import { loadT5 } from './t5.js';
+import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
+import type { Tokenizer } from '../tokenizers/index.js';
+import { DecoderSessionImpl, encode } from './forward.js';
+import type { ModelWeights } from './weights.js';
 
-/** Families this runtime can run (config.ts parses more; they fail here with a clear error). */
-type FamilyLoader = (heap: Heap, cfg: any, store: TensorStore, format: WeightFormat) => EncDecWeights;
-const FAMILIES: Record<ModelConfig['model_type'], FamilyLoader> = {
-  marian: loadMarian,
-  bart: loadBart,
-  mbart: loadMbart,
-  m2m_100: loadM2m100,
-  t5: loadT5,
-};
-export const RUNNABLE_MODEL_TYPES = Object.keys(FAMILIES);
-
-export interface LoadModelOptions extends LoadOptions, ThreadOptions {
-  /** Load the repo's tokenizer when it has one (default true); false = token ids only. */
-  tokenizer?: boolean;
-  /** 'int8': quantise every linear layer (and the output head) per output channel at load: ~4x less memory
-   *  and weight traffic per decode step; embeddings and norms stay f32. 'none': f32 kernels. Default: 'int8' for
-   *  weights stored as int8 (tools/convert-weights.mjs --to int8), else 'none'. */
-  quantize?: 'int8' | 'none';
-  /** 'wasm' (default): the SIMD kernels. 'webgpu': the WGSL kernels; UnsupportedError naming what is missing when
-   *  there is no adapter (or the weights are int8). 'auto': WebGPU when an adapter exists, else wasm, never an
-   *  error; `model.backend` / `model.backendNote` say which and why. A lost GPU device moves later calls to wasm. */
-  backend?: BackendChoice;
-  /** The WebGPU entry point; default `navigator.gpu`, else Node's npm `webgpu` package (Dawn). null = none. */
-  gpu?: GpuLike | null;
-  /** WebGPU only: 'f16' stores the linear layers as f16 on the GPU (half the weight bytes per decode step) where
-   *  the adapter has `shader-f16`, else f32 (backendNote says which); products, sums and norms stay f32. */
-  gpuWeights?: 'f32' | 'f16';
-}
+/** A model's weights on one backend. */
+export interface Runner { backend: Backend; weights: ModelWeights }
 
 /** A batch of token ids: rows may differ in length (they are right-padded with pad and masked). */
 export type TokenBatch = readonly (readonly number[])[];
@@ -71,27 +37,29 @@ export interface ModelGenerateOutput extends GenerateOutput { text?: string[] }
 
 interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
 
+/** What a call needs of a backend: its longest key sequence, most rows in one op. */
+interface CallShape { keys: number; rows: number }
+
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
-  private gpu: GpuBackendHandle | null;
-  private note: string;
+  private disposed = false;
 
-  constructor(readonly config: ModelConfig, private readonly heap: Heap, private readonly weights: EncDecWeights,
+  constructor(readonly config: ModelConfig, private readonly rt: WasmRuntime,
+    /** Where calls run; `fallback` (wasm, when the primary is WebGPU) takes over if the primary fails. */
+    private primary: Runner, private fallback: Runner | null,
     /** The repo's tokenizer (null when the source has none: then only token ids are accepted). */
     readonly tokenizer: Tokenizer | null = null,
-    backend: { gpu: GpuBackendHandle | null; note: string } = { gpu: null, note: 'wasm SIMD (backend: wasm)' }) {
-    this.gpu = backend.gpu;
-    this.note = backend.note;
-  }
+    private note = 'wasm SIMD (backend: wasm)') {}
 
   /** Where the next call runs: 'webgpu' or 'wasm' (also after a fallback; backendNote says why). */
   get backend(): 'wasm' | 'webgpu' {
-    return this.checkGpu() ? 'webgpu' : 'wasm';
+    this.checkPrimary();
+    return this.primary.backend.kind;
   }
 
   /** Why this backend: the adapter in use, or why WebGPU is not used (no adapter, int8 weights, device lost). */
   get backendNote(): string {
-    this.checkGpu();
+    this.checkPrimary();
     return this.note;
   }
 
@@ -99,9 +67,9 @@ export class Seq2SeqModel {
   get generationDefaults(): GenerationDefaults { return this.config.generation; }
 
   /** Threads the kernels run on (1 = single-threaded; see the `threads` load option). */
-  get threads(): number { return this.heap.threads; }
+  get threads(): number { return this.rt.threads; }
   /** The kernel build it runs on: 'relaxed' (fused multiply-add), 'baseline' SIMD, or 'custom' (your `wasm`). See the `simd` load option. */
-  get simd(): 'baseline' | 'relaxed' | 'custom' { return this.heap.simd; }
+  get simd(): 'baseline' | 'relaxed' | 'custom' { return this.rt.simd; }
 
   /**
    * Thread-scaling diagnostics: with `on`, each thread of the pool times every chunk of work it runs (two clock
@@ -109,42 +77,31 @@ export class Seq2SeqModel {
    * Busy time summed over threads, against a 1-thread run of the same call, shows whether the chunks themselves
    * ran slower side by side (shared caches, or a VM's cores) apart from hand-offs and waits. No-op on one thread.
    */
-  timeThreads(on: boolean): void { this.heap.pool?.setTiming(on); }
+  timeThreads(on: boolean): void { this.rt.pool?.setTiming(on); }
   /** Busy ms and chunks per thread (this one first) since the last take; null on one thread. */
-  takeThreadStats(): ThreadStats | null { return this.heap.pool?.takeStats() ?? null; }
+  takeThreadStats(): ThreadStats | null { return this.rt.pool?.takeStats() ?? null; }
 
-  /** Stops the model's worker threads now (they also stop when the model is garbage-collected); later calls throw. */
+  /** Stops the model's worker threads and frees its GPU device now (they also go when the model is
+   *  garbage-collected); later calls throw. */
   dispose(): void {
-    releaseNow(this.heap);
-    this.gpu?.destroy(); // the GPU copy of the weights too (its device), now rather than at garbage collection
-    this.gpu = null;
+    this.disposed = true;
+    this.primary.backend.destroy();
+    this.fallback?.backend.destroy();
+    this.fallback = null;
     this.note = 'disposed';
   }
 
   /** Bytes of wasm memory holding the weights and the largest working set so far. */
-  get memoryBytes(): number { return this.heap.peak; }
+  get memoryBytes(): number { return this.rt.heap.peak; }
 
   async generate(input: GenerateInput, options: ModelGenerateOptions = {}): Promise<ModelGenerateOutput> {
     return this.exclusive(async () => {
       const { ids, text, options: o } = this.prepare(input, options);
-      const opts = this.withDefaults(o);
+      const cfg = resolveGenerateConfig(o, this.config.generation);
       const batch = this.batch(ids, o.attentionMask);
-      const mark = this.heap.mark();
-      const maxLength = resolveGenerateConfig(opts).maxLength;
-      try {
-        let out: ModelGenerateOutput;
-        try {
-          out = await this.withSession(batch, maxLength, (factory) => runGenerate(factory, batch.B, opts));
-        } catch (e) {
-          // the GPU failed under us (device lost, driver error): note it and answer on wasm
-          if (!this.gpuFailed(e)) throw e;
-          out = await runGenerate(this.sessionFactory(batch, maxLength), batch.B, opts);
-        }
-        if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
-        return out;
-      } finally {
-        this.heap.release(mark);
-      }
+      const out: ModelGenerateOutput = await this.run(this.shape(batch, cfg), (r) => runGenerate(this.sessions(r, batch, cfg.maxLength), batch.B, cfg));
+      if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
+      return out;
     });
   }
 
@@ -156,25 +113,24 @@ export class Seq2SeqModel {
     const prev = this.queue;
     this.queue = prev.then(() => turn);
     await prev;
-    const mark = this.heap.mark();
-    let cleanup = () => {};
+    let r: Runner | null = null, mark = 0;
     try {
+      this.checkUsable();
       const { ids, text, options: o } = this.prepare(input, options);
-      const opts = this.withDefaults(o);
+      const cfg = resolveGenerateConfig(o, this.config.generation);
       const batch = this.batch(ids, o.attentionMask);
-      const maxLength = resolveGenerateConfig(opts).maxLength;
-      const { factory, dispose } = this.factoryFor(batch, maxLength);
-      cleanup = dispose;
-      const events = this.streamOnWasmAfterGpuFailure(generateStream(factory, batch.B, opts), batch, maxLength, opts);
+      r = this.runnerFor(this.shape(batch, cfg));
+      mark = r.backend.mark();
+      const events = this.streamWithFallback(r, batch, cfg);
       if (!text) return yield* events;
       // Decode each row's tokens so far and yield what was added: pieces that join into the final text.
       const tok = this.tokenizer!;
-      const rows: number[][] = Array.from({ length: batch.B }, () => [opts.decoderStartTokenId as number]);
+      const rows: number[][] = Array.from({ length: batch.B }, () => [cfg.decoderStartTokenId]);
       const shown = new Array<string>(batch.B).fill('');
       for (;;) {
-        const r = await events.next();
-        if (r.done) { const out: ModelGenerateOutput = r.value; out.text = tok.decodeBatch(out.sequences); return out; }
-        const ev = r.value;
+        const next = await events.next();
+        if (next.done) { const out: ModelGenerateOutput = next.value; out.text = tok.decodeBatch(out.sequences); return out; }
+        const ev = next.value;
         if (ev.type !== 'tokens') { yield ev; continue; }
         const pieces = ev.tokens.map((t, b) => {
           if (!ev.emitted[b]) return '';
@@ -187,61 +143,20 @@ export class Seq2SeqModel {
         yield { ...ev, text: pieces };
       }
     } finally {
-      cleanup(); // GPU sessions' buffers
-      this.heap.release(mark);
+      r?.backend.release(mark);
       release();
-    }
-  }
-
-  /**
-   * Passes `events` through; if the GPU fails mid-stream, the search restarts on wasm (same tokens: the backends
-   * agree to 1e-5 in the logits), the events already given are checked against the replay rather than repeated,
-   * and the stream goes on from where it was. A replay that disagrees is an error, never silently other text.
-   */
-  private async *streamOnWasmAfterGpuFailure(events: AsyncGenerator<GenerationEvent, GenerateOutput, undefined>,
-    batch: Batch, maxLength: number, opts: GenerateOptions): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
-    const given: string[] = [];
-    try {
-      for (;;) {
-        const r = await events.next();
-        if (r.done) return r.value;
-        given.push(JSON.stringify(r.value));
-        yield r.value;
-      }
-    } catch (e) {
-      if (!this.gpuFailed(e)) throw e;
-    }
-    const replay = generateStream(this.sessionFactory(batch, maxLength), batch.B, opts);
-    for (let i = 0; ; i++) {
-      const r = await replay.next();
-      if (r.done) return r.value;
-      if (i >= given.length) { yield r.value; continue; }
-      if (JSON.stringify(r.value) !== given[i]) {
-        throw new UnsupportedError(`the GPU failed mid-stream and the wasm replay chose other tokens at event ${i}: ` +
-          'the stream cannot continue consistently; call stream() again (it now runs on wasm)');
-      }
     }
   }
 
   /** Encoder output [B, S, D] (rows at padded positions included, as transformers computes them). */
   async encode(inputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
     return this.exclusive(async () => {
-      const b = this.batch(inputIds, attentionMask);
-      if (this.checkGpu()) {
-        try {
-          return { data: await this.gpu!.encode(b.ids, b.mask, b.B, b.S), shape: [b.B, b.S, this.weights.d] };
-        } catch (e) {
-          if (!this.gpuFailed(e)) throw e;
-        }
-      }
-      const mark = this.heap.mark();
-      try {
-        const h = this.runEncoder(b);
-        const n = b.B * b.S * this.weights.d;
-        return { data: this.heap.f32().slice(h >>> 2, (h >>> 2) + n), shape: [b.B, b.S, this.weights.d] };
-      } finally {
-        this.heap.release(mark);
-      }
+      const b = this.batch(inputIds, attentionMask), D = this.primary.weights.d;
+      const data = await this.run({ keys: b.S, rows: b.B * b.S }, async (r) => {
+        const { hidden } = encode(r.backend, r.weights, b.ids, b.mask, b.B, b.S);
+        return (await r.backend.read(hidden, 0, b.B * b.S * D)).slice();
+      });
+      return { data, shape: [b.B, b.S, D] };
     });
   }
 
@@ -250,37 +165,129 @@ export class Seq2SeqModel {
     return this.exclusive(async () => {
       const b = this.batch(inputIds, attentionMask);
       const T = decoderInputIds[0]?.length ?? 0;
-      if (decoderInputIds.length !== b.B || T === 0 || decoderInputIds.some((r) => r.length !== T)) {
+      if (!Array.isArray(decoderInputIds) || decoderInputIds.length !== b.B || T === 0 || decoderInputIds.some((r) => r.length !== T)) {
         throw new InputError(`decoderInputIds must be ${b.B} non-empty rows of equal length`);
       }
-      const V = this.weights.vocabOut;
+      const V = this.primary.weights.vocabOut;
       const out = new Float32Array(b.B * T * V);
-      const mark = this.heap.mark();
-      const run = async (factory: DecoderFactory) => {
-        const session = factory(1);
+      await this.run({ keys: Math.max(b.S, T), rows: b.B * b.S }, async (r) => {
+        const session = this.sessions(r, b, T)(1);
         for (let t = 0; t < T; t++) {
-          const logits = await session.step(Int32Array.from(decoderInputIds, (r) => r[t]));
-          for (let r = 0; r < b.B; r++) out.set(logits.subarray(r * V, (r + 1) * V), (r * T + t) * V);
+          const logits = await session.step(Int32Array.from(decoderInputIds, (row) => row[t]));
+          for (let i = 0; i < b.B; i++) out.set(logits.subarray(i * V, (i + 1) * V), (i * T + t) * V);
         }
-      };
-      try {
-        try {
-          await this.withSession(b, T, run);
-        } catch (e) {
-          if (!this.gpuFailed(e)) throw e;
-          await run(this.sessionFactory(b, T));
-        }
-      } finally {
-        this.heap.release(mark);
-      }
+      });
       return { data: out, shape: [b.B, T, V] };
     });
   }
 
-  // --- internals ---------------------------------------------------------------------------------------
+  // --- where a call runs: the one place that falls back from WebGPU to wasm ------------------------------
+
+  /** The runner for a call of this shape: the primary, unless the call is beyond its limits (then wasm, this
+   *  call only). */
+  private runnerFor(need: CallShape): Runner {
+    this.checkPrimary();
+    const { limits } = this.primary.backend;
+    if (this.fallback && (need.keys > limits.maxKeys || need.rows > limits.maxRows)) return this.fallback;
+    return this.primary;
+  }
+
+  /** After the primary's device was lost: wasm from now on, said in the note. */
+  private checkPrimary(): void {
+    if (!this.fallback || this.disposed) return;
+    const lost = this.primary.backend.failure();
+    if (lost) this.useFallback(lost);
+  }
+
+  private useFallback(why: string): void {
+    if (!this.fallback) return;
+    this.primary.backend.destroy();
+    this.primary = this.fallback;
+    this.fallback = null;
+    this.note = `${why}; running on wasm from now on`;
+  }
+
+  /**
+   * Runs `fn` on the runner for `need` inside a mark of its memory. If the primary (WebGPU) fails under it, or
+   * reports an error afterwards (its results cannot be trusted), later calls move to wasm and this one is answered
+   * there. The caller's own errors (bad input, abort) pass through.
+   */
+  private async run<T>(need: CallShape, fn: (r: Runner) => Promise<T>): Promise<T> {
+    const r = this.runnerFor(need);
+    const mark = r.backend.mark();
+    let out: T;
+    try {
+      out = await fn(r);
+    } catch (e) {
+      const why = r === this.primary && this.fallback ? r.backend.failure() : null;
+      if (!why) throw e;
+      this.useFallback(why);
+      return this.run(need, fn);
+    } finally {
+      r.backend.release(mark);
+    }
+    const why = r === this.primary && this.fallback ? r.backend.failure() : null;
+    if (!why) return out;
+    this.useFallback(why);
+    return this.run(need, fn);
+  }
+
+  /**
+   * generateStream on `r`, passed through; if the primary fails mid-stream, the search restarts on wasm (same
+   * tokens: the backends agree to 1e-5 in the logits), the events already given are checked against the replay
+   * rather than repeated, and the stream goes on from where it was. A replay that disagrees is an error, never
+   * silently other text.
+   */
+  private async *streamWithFallback(r: Runner, batch: Batch, cfg: ResolvedGenerateConfig): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+    const given: string[] = [];
+    try {
+      const events = generateStream(this.sessions(r, batch, cfg.maxLength), batch.B, cfg);
+      for (;;) {
+        const next = await events.next();
+        if (next.done) return next.value;
+        given.push(JSON.stringify(next.value));
+        yield next.value;
+      }
+    } catch (e) {
+      const why = r === this.primary && this.fallback ? r.backend.failure() : null;
+      if (!why) throw e;
+      this.useFallback(why);
+    }
+    const w = this.primary, mark = w.backend.mark();
+    try {
+      const replay = generateStream(this.sessions(w, batch, cfg.maxLength), batch.B, cfg);
+      for (let i = 0; ; i++) {
+        const next = await replay.next();
+        if (next.done) return next.value;
+        if (i >= given.length) { yield next.value; continue; }
+        if (JSON.stringify(next.value) !== given[i]) {
+          throw new UnsupportedError(`the GPU failed mid-stream and the wasm replay chose other tokens at event ${i}: ` +
+            'the stream cannot continue consistently; call stream() again (it now runs on wasm)');
+        }
+      }
+    } finally {
+      w.backend.release(mark);
+    }
+  }
+
+  private shape(b: Batch, cfg: ResolvedGenerateConfig): CallShape {
+    return { keys: Math.max(b.S, cfg.maxLength), rows: Math.max(b.B * b.S, b.B * cfg.numBeams) };
+  }
+
+  /** Sessions over `r` for this batch: each runs the encoder, then decodes up to maxLength tokens. */
+  private sessions(r: Runner, b: Batch, maxLength: number): DecoderFactory {
+    const rows = r.weights.decPositions?.maxLength;
+    if (rows !== undefined && maxLength > rows) {
+      throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
+    }
+    return (numBeams: number) => new DecoderSessionImpl(r.backend, r.weights, b.ids, b.mask, b.B, b.S, numBeams, maxLength);
+  }
+
+  // --- inputs ------------------------------------------------------------------------------------------
 
   /** Text → ids with the model's tokenizer; language options → transformers' forced ids. */
   private prepare(input: GenerateInput, options: ModelGenerateOptions): { ids: TokenBatch; text: boolean; options: ModelGenerateOptions } {
+    if (options === null || typeof options !== 'object') throw new InputError('generate options must be an object');
     const isText = typeof input === 'string' || (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string'));
     if (!isText) {
       if (options.srcLang !== undefined || options.tgtLang !== undefined) throw new InputError('srcLang / tgtLang apply to text input; with token ids set forcedBosTokenId / decoderStartTokenId yourself');
@@ -300,116 +307,23 @@ export class Seq2SeqModel {
     return { ids, text: true, options: o };
   }
 
-  /** One call at a time: calls share the heap's working area. */
+  private checkUsable(): void {
+    if (this.disposed) throw new InputError('this model was disposed: load it again to use it');
+  }
+
+  /** One call at a time: calls share the backend's working memory. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const guarded = () => { this.checkUsable(); return fn(); };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  private runEncoder(b: Batch): number {
-    const ids = this.heap.alloc(b.ids.length * 4), mask = this.heap.alloc(b.mask.length);
-    this.heap.i32().set(b.ids, ids >>> 2);
-    this.heap.u8().set(b.mask, mask);
-    return encode(this.heap, this.weights, ids, mask, b.B, b.S);
-  }
-
-  /** True while the GPU backend is usable; after a device loss switches to wasm and says so in the note. */
-  private checkGpu(): boolean {
-    if (this.gpu?.lost) {
-      this.note = `${this.gpu.lost}; running on wasm from now on`;
-      this.gpu = null;
-    }
-    return this.gpu !== null;
-  }
-
-  /** After a failure on the GPU path: true when the call should be answered on wasm instead: a shape the WGSL
-   *  kernels do not cover (UnsupportedError, e.g. a source longer than their attention limit: this call only),
-   *  or the GPU is to blame (wasm from now on). False for the caller's own errors (bad input, abort). */
-  private gpuFailed(e: unknown): boolean {
-    if (!this.gpu) return false;
-    const gpuError = this.gpu.takeError();
-    if (e instanceof UnsupportedError && !this.gpu.lost && !gpuError) return true;
-    if (e instanceof Seq2SeqError && !this.gpu.lost && !gpuError) return false;
-    this.note = `WebGPU failed (${this.gpu.lost ?? gpuError ?? (e as Error)?.message}); running on wasm from now on`;
-    this.gpu = null;
-    return true;
-  }
-
-  /** The session factory of the current backend, and what frees its GPU buffers afterwards. */
-  private factoryFor(b: Batch, maxLength: number): { factory: DecoderFactory; dispose: () => void } {
-    if (!this.checkGpu()) return { factory: this.sessionFactory(b, maxLength), dispose: () => {} };
-    this.checkDecoderLength(maxLength);
-    const gpu = this.gpu!;
-    const sessions: { dispose(): void }[] = [];
-    const factory = (numBeams: number) => {
-      const s = gpu.session(b.ids, b.mask, b.B, b.S, numBeams, maxLength);
-      sessions.push(s);
-      return s;
-    };
-    return { factory, dispose: () => { for (const s of sessions) s.dispose(); } };
-  }
-
-  private async withSession<T>(b: Batch, maxLength: number, fn: (factory: DecoderFactory) => Promise<T>): Promise<T> {
-    const { factory, dispose } = this.factoryFor(b, maxLength);
-    try {
-      const out = await fn(factory);
-      const err = this.gpu?.takeError(); // a validation error means the results cannot be trusted
-      if (err) throw new Error(`WebGPU reported: ${err}`);
-      return out;
-    } finally {
-      dispose();
-    }
-  }
-
-  private checkDecoderLength(maxLength: number): void {
-    const rows = this.weights.decPositions?.maxLength;
-    if (rows !== undefined && maxLength > rows) {
-      throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
-    }
-  }
-
-  private sessionFactory(b: Batch, maxLength: number): DecoderFactory {
-    this.checkDecoderLength(maxLength);
-    return (numBeams: number) => {
-      const mask = this.heap.alloc(b.mask.length);
-      this.heap.u8().set(b.mask, mask);
-      const enc = this.runEncoder(b); // the session computes its cross K/V from this once
-      return new EncDecSession(this.heap, this.weights, enc, mask, b.B, b.S, numBeams, maxLength);
-    };
-  }
-
-  private withDefaults(o: ModelGenerateOptions): GenerateOptions {
-    const g = this.config.generation;
-    const pick = <T>(v: T | null | undefined, d: T | undefined): T | undefined => (v === undefined || v === null ? d : v);
-    const userLength = o.maxLength !== undefined && o.maxLength !== null;
-    return {
-      maxLength: pick(o.maxLength, g.max_length),
-      // a max_new_tokens from the file must not override a max length the caller chose
-      maxNewTokens: pick(o.maxNewTokens, userLength ? undefined : g.max_new_tokens),
-      minLength: pick(o.minLength, g.min_length),
-      minNewTokens: o.minNewTokens,
-      numBeams: pick(o.numBeams, g.num_beams),
-      numReturnSequences: pick(o.numReturnSequences, g.num_return_sequences),
-      lengthPenalty: pick(o.lengthPenalty, g.length_penalty),
-      earlyStopping: pick(o.earlyStopping, g.early_stopping),
-      repetitionPenalty: pick(o.repetitionPenalty, g.repetition_penalty),
-      noRepeatNgramSize: pick(o.noRepeatNgramSize, g.no_repeat_ngram_size),
-      badWordsIds: pick(o.badWordsIds, g.bad_words_ids),
-      forcedBosTokenId: pick(o.forcedBosTokenId, g.forced_bos_token_id),
-      forcedEosTokenId: pick(o.forcedEosTokenId, g.forced_eos_token_id),
-      eosTokenId: pick(o.eosTokenId, g.eos_token_id),
-      padTokenId: pick(o.padTokenId, g.pad_token_id),
-      decoderStartTokenId: pick(o.decoderStartTokenId, g.decoder_start_token_id),
-      signal: o.signal,
-    };
   }
 
   /** Validates ids and pads rows into [B, S] with a key mask. */
   private batch(inputIds: TokenBatch, attentionMask?: TokenBatch): Batch {
     if (!Array.isArray(inputIds) || inputIds.length === 0) throw new InputError('inputIds must be a non-empty array of token id rows');
     const B = inputIds.length;
-    const V = this.weights.vocabIn;
+    const V = this.primary.weights.vocabIn;
     const pad = this.config.pad_token_id;
     const eos = this.config.eos_token_id;
     if (attentionMask !== undefined && (!Array.isArray(attentionMask) || attentionMask.length !== B)) {
@@ -434,39 +348,4 @@ export class Seq2SeqModel {
     }));
     return { ids, mask, B, S };
   }
-}
-
-/** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
-export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
-  // a fresh heap (own memory, own worker threads) per model: its memory is the model's
-  if (options.quantize !== undefined && options.quantize !== 'int8' && options.quantize !== 'none') {
-    throw new InputError(`quantize must be 'int8' or 'none', got ${String(options.quantize)}`);
-  }
-  const files = await loadModelFiles(source, options);
-  const cfg = files.config;
-  let heap: Heap | undefined, weights: EncDecWeights, format: WeightFormat;
-  try {
-    const family = FAMILIES[cfg.model_type];
-    if (!family) {
-      throw new UnsupportedError(`model_type '${cfg.model_type}' is recognised but not runnable yet; runnable: ${RUNNABLE_MODEL_TYPES.join(', ')}`);
-    }
-    let floats = 0;
-    for (const name of files.weights.names) floats += files.weights.info(name).shape.reduce((a, b) => a * b, 1);
-    heap = await createHeap(options, floats);
-    // Weights stored as int8 keep int8 kernels unless asked otherwise (re-quantising gives back the same integers).
-    format = (options.quantize ?? (files.weights.int8Tensors ? 'int8' : 'none')) === 'int8' ? 'int8' : 'f32';
-    // Weights as f32 plus packing padding and scratch: one memory.grow instead of one per tensor.
-    heap.reserve(Math.ceil(floats * (format === 'int8' ? 1.6 : 4 * 1.05)) + (16 << 20));
-    weights = family(heap, cfg, files.weights, format);
-  } catch (e) {
-    if (heap) releaseNow(heap); // a model that failed to build must not leave worker threads running
-    throw e;
-  } finally {
-    files.weights.close?.(); // everything needed is in wasm memory now (a folder's file is read on demand until here)
-  }
-  const backend = await chooseBackend(options, heap, weights, cfg, format);
-  const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
-  const model = new Seq2SeqModel(cfg, heap, weights, tokenizer, backend);
-  releaseWithOwner(model, heap);
-  return model;
 }

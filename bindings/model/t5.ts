@@ -1,12 +1,11 @@
-// T5 v1.0 and v1.1 / Flan-T5 (ARCHITECTURES.md §5): pre-norm RMSNorm blocks without biases, no positions,
+// T5 v1.0 and v1.1 / Flan-T5 (docs/model-spec.md §T5): pre-norm RMSNorm blocks without biases, no positions,
 // a relative-position bias computed by block 0 of each stack and shared by all its layers, unscaled attention,
-// relu or gated-gelu FFN, and (tied head) the decoder output scaled by d_model^-0.5 before the projection.
-import type { Heap } from '../arena.js';
+// an FFN of any activation, gated ("gated-<act>") or not, and (tied head) the decoder output scaled by d_model^-0.5 before the projection.
+import type { Backend, EmbeddingSource, WeightFormat } from '../backends/backend.js';
 import type { T5Config } from '../config.js';
 import { expectTensors, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { activationKernel, FeedForward, GatedFeedForward, Linear, Norm, putFloats, type FFN, type WeightFormat } from './layers.js';
-import type { DecoderLayer, EncDecWeights, EncoderLayer, RelativeBias } from './encdec.js';
+import type { DecoderLayer, EncoderLayer, FeedForward, ModelWeights, RelativeBias } from './weights.js';
 
 /**
  * transformers' _relative_position_bucket for n = key - query, with its float32 arithmetic:
@@ -59,27 +58,27 @@ function spec(cfg: T5Config): Record<string, TensorSpec> {
   return s;
 }
 
-export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: WeightFormat = 'f32'): EncDecWeights {
+export function loadT5(b: Backend, cfg: T5Config, store: TensorStore, format: WeightFormat): ModelWeights {
   const w = expectTensors(store, spec(cfg), {
     label: 't5 weights',
     // old checkpoints carry a cross-attention bias table that transformers never uses
     ignore: ['decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight'],
   });
-  const d = cfg.d_model, H = cfg.num_heads, eps = cfg.layer_norm_epsilon;
-  const lin = (names: string[], inF = d) => Linear.pack(heap, inF, names.map((n) => ({ w: w.reader(`${n}.weight`), b: null })), format);
-  const rms = (name: string) => Norm.rms(heap, w.f32(`${name}.weight`), eps);
-  const act = activationKernel(heap, cfg.feed_forward_proj.activation);
-  const ffn = (p: string): FFN => {
+  const d = cfg.d_model, H = cfg.num_heads, eps = cfg.layer_norm_epsilon, A = H * cfg.d_kv;
+  const lin = (names: string[], inF = d) => b.loadLinear(inF, names.map((n) => ({ w: w.reader(`${n}.weight`), b: null })), format, names.join('|'));
+  const rms = (name: string) => b.loadNorm(w.f32(`${name}.weight`), null, eps, name);
+  // "gated-<act>": wo(act(wi_0 x) · wi_1 x); otherwise wo(act(wi x))
+  const { activation: act, gated } = cfg.feed_forward_proj;
+  const ffn = (p: string): FeedForward => {
     const r = `${p}.DenseReluDense`;
-    return cfg.feed_forward_proj.gated
-      ? new GatedFeedForward(heap, lin([`${r}.wi_0`]), lin([`${r}.wi_1`]), lin([`${r}.wo`], cfg.d_ff))
-      : new FeedForward(lin([`${r}.wi`]), lin([`${r}.wo`], cfg.d_ff), act);
+    return gated
+      ? { act, up: lin([`${r}.wi_0`]), gate: lin([`${r}.wi_1`]), down: lin([`${r}.wo`], cfg.d_ff) }
+      : { act, up: lin([`${r}.wi`]), gate: null, down: lin([`${r}.wo`], cfg.d_ff) };
   };
-  const A = H * cfg.d_kv;
   const selfAttn = (p: string) => ({ qkv: lin([`${p}.SelfAttention.q`, `${p}.SelfAttention.k`, `${p}.SelfAttention.v`]), out: lin([`${p}.SelfAttention.o`], A) });
 
-  // packed first: its unpacked copy (the largest tensor) is then scratch the layers' packed weights reuse
-  const lmHead = Linear.pack(heap, d, [{ w: w.reader(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format);
+  // loaded first: its unpacked copy (the largest tensor) is then scratch the layers' packed weights reuse
+  const lmHead = b.loadLinear(d, [{ w: w.reader(cfg.tie_word_embeddings ? 'shared' : 'lm_head.weight'), b: null }], format, 'lm_head');
   const encLayers: EncoderLayer[] = [];
   for (let i = 0; i < cfg.num_layers; i++) {
     const p = `encoder.block.${i}.layer`;
@@ -95,42 +94,45 @@ export function loadT5(heap: Heap, cfg: T5Config, store: TensorStore, format: We
     });
   }
 
-  const embed = cfg.tie_word_embeddings && format === 'f32'
-    ? { kind: 'packed' as const, linear: lmHead }
-    : { kind: 'table' as const, ptr: putFloats(heap, w.reader('shared')), rows: cfg.vocab_size };
+  // Embeddings stay f32: with an int8 head, a tied model keeps its own f32 table.
+  const embed: EmbeddingSource = cfg.tie_word_embeddings && format === 'f32'
+    ? { head: lmHead }
+    : { table: b.loadTable(w.reader('shared'), cfg.vocab_size, d, 'shared') };
+  const biasTable = (stack: string) => w.f32(`${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`);
 
   return {
-    d, attnWidth: A, scaleAttention: false, relBias: relativeBias(heap, cfg, w.f32('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), w.f32('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight')),
+    d, attnWidth: A, scaleAttention: false, relBias: relativeBias(cfg, biasTable('encoder'), biasTable('decoder')),
     lmScale: cfg.tie_word_embeddings ? d ** -0.5 : 1,
     encHeads: H, decHeads: H, preNorm: true, embedScale: 1,
     encEmbed: embed, decEmbed: embed, encPositions: null, decPositions: null,
     encEmbedNorm: null, decEmbedNorm: null,
     encFinalNorm: rms('encoder.final_layer_norm'), decFinalNorm: rms('decoder.final_layer_norm'),
     encLayers, decLayers, lmHead,
-    ffnHidden: (cfg.feed_forward_proj.gated ? 2 : 1) * cfg.d_ff,
     vocabIn: cfg.vocab_size, vocabOut: cfg.vocab_size,
   };
 }
 
-/** Bias tables [buckets, H] → per-call [H, tq, tk] arrays written into wasm memory. */
-function relativeBias(heap: Heap, cfg: T5Config, encTable: Float32Array, decTable: Float32Array): RelativeBias {
+/** Bias tables [buckets, H] → the per-call [H, tq, tk] arrays. */
+function relativeBias(cfg: T5Config, encTable: Float32Array, decTable: Float32Array): RelativeBias {
   const H = cfg.num_heads, NB = cfg.relative_attention_num_buckets, MD = cfg.relative_attention_max_distance;
   return {
-    encoder(S, out) {
-      const f = heap.f32(), o = out >>> 2;
+    encoder(S) {
+      const out = new Float32Array(H * S * S);
       for (let i = 0; i < S; i++) {
         for (let j = 0; j < S; j++) {
           const bucket = t5Bucket(j - i, true, NB, MD);
-          for (let h = 0; h < H; h++) f[o + (h * S + i) * S + j] = encTable[bucket * H + h];
+          for (let h = 0; h < H; h++) out[(h * S + i) * S + j] = encTable[bucket * H + h];
         }
       }
+      return out;
     },
-    decoderStep(t, out) {
-      const f = heap.f32(), o = out >>> 2, tk = t + 1;
+    decoderStep(t) {
+      const tk = t + 1, out = new Float32Array(H * tk);
       for (let j = 0; j < tk; j++) {
         const bucket = t5Bucket(j - t, false, NB, MD);
-        for (let h = 0; h < H; h++) f[o + h * tk + j] = decTable[bucket * H + h];
+        for (let h = 0; h < H; h++) out[h * tk + j] = decTable[bucket * H + h];
       }
+      return out;
     },
   };
 }

@@ -10,6 +10,7 @@
 //    The reference rejects gaps and trailing bytes (`InvalidOffset`, `MetadataIncompleteBuffer`), so do we.
 
 import { UnsupportedError, WeightsError } from '../errors.js';
+import { bf16ToF32, f16ToF32 } from './half.js';
 
 /** Element sizes of every dtype the safetensors format defines; only the float ones below can be read. */
 const DTYPE_SIZES = {
@@ -319,39 +320,6 @@ function parseEntry(name: string, raw: unknown, dataLength: number, fail: (m: st
   }
   const info: TensorInfo = { dtype: dtype as Dtype, shape: shape as number[], byteLength: expected };
   return { begin, end, info };
-}
-
-let f16Table: Float32Array | undefined;
-
-/** IEEE binary16 → float32 for all 65536 patterns, built once on first use (256 KB) so conversion is a lookup. */
-function f16Lookup(): Float32Array {
-  if (f16Table) return f16Table;
-  const table = new Float32Array(65536);
-  const bits = new Uint32Array(table.buffer);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0x1f) bits[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0; // inf / NaN (payload kept)
-    else if (exp !== 0) bits[h] = (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0; // rebias 15 → 127
-    else bits[h] = (sign | 0) >>> 0; // ±0 here; subnormals below
-    if (exp === 0 && mant !== 0) table[h] = (sign ? -mant : mant) * 2 ** -24; // exact in float32
-  }
-  f16Table = table;
-  return table;
-}
-
-export function f16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
-  const table = f16Lookup();
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
-  return out;
-}
-
-/** bfloat16 is the top half of a float32, so widening is a shift (exact, NaN payloads kept). */
-export function bf16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
-  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-  return out;
 }
 
 /**

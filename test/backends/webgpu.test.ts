@@ -7,8 +7,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { acquireGpu, platformGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
 import { UnsupportedError } from '../../bindings/errors.js';
-import { f16Bits } from '../../bindings/backends/webgpu/weights.js';
-import { loadModel, type Seq2SeqModel } from '../../bindings/model/model.js';
+import { f32ToF16Bits as f16Bits } from '../../bindings/weights/half.js';
+import { loadModel } from '../../bindings/model/load.js';
+import type { Seq2SeqModel } from '../../bindings/model/model.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -157,7 +158,7 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     const split = await loadModel(fixtureDir(name), { backend: 'webgpu', gpu: small });
     const wasm = await loadModel(fixtureDir(name));
     expect(split.backend).toBe('webgpu');
-    expect((split as unknown as { gpu: { parts: { g: { lmHead: { chunks: unknown[] } } } } }).gpu.parts.g.lmHead.chunks).toHaveLength(5);
+    expect((split as unknown as { primary: { weights: { lmHead: { chunks: unknown[] } } } }).primary.weights.lmHead.chunks).toHaveLength(5);
     const a = await split.decoderLogits(ids, g.decoder_teacher_forced.decoder_input_ids, mask);
     const b = await wasm.decoderLogits(ids, g.decoder_teacher_forced.decoder_input_ids, mask);
     expect(maxAbsDiff(a.data, b.data)).toBeLessThan(TOL);
@@ -180,7 +181,7 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
 
   it('dispose() frees the GPU device too', async () => {
     const model = await loadModel(fixtureDir(name), { backend: 'webgpu' });
-    const device = (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device;
+    const device = (model as unknown as { primary: { backend: { gpu: { device: GPUDevice } } } }).primary.backend.gpu.device;
     model.dispose();
     expect(model.backendNote).toBe('disposed');
     expect((await device.lost).reason).toBe('destroyed');
@@ -192,7 +193,7 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     const want = await wasm.generate(ids, run);
     expect((await model.generate(ids, run)).sequences).toEqual(want.sequences);
     // what a driver reset or a browser reclaiming the GPU looks like to us: the device's lost promise resolves
-    (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device.destroy();
+    (model as unknown as { primary: { backend: { gpu: { device: GPUDevice } } } }).primary.backend.gpu.device.destroy();
     await new Promise((r) => setTimeout(r, 50));
     expect(model.backend).toBe('wasm');
     expect(model.backendNote).toMatch(/device lost.*running on wasm/);
@@ -209,7 +210,7 @@ describe.skipIf(!got.ok)('WebGPU limits and device loss', () => {
     for await (const ev of model.stream(ids, o)) {
       got.push(ev);
       if (got.length === 3) {
-        (model as unknown as { gpu: { gpu: { device: GPUDevice } } }).gpu.gpu.device.destroy();
+        (model as unknown as { primary: { backend: { gpu: { device: GPUDevice } } } }).primary.backend.gpu.device.destroy();
         await new Promise((r) => setTimeout(r, 50));
       }
     }

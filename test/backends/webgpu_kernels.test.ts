@@ -4,7 +4,9 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireGpu } from '../../bindings/backends/webgpu/index.js';
-import { type Buf, type GpuLinear, GpuKernels, Recorder } from '../../bindings/backends/webgpu/kernels.js';
+import { ACTIVATION_KIND } from '../../bindings/backends/activations.js';
+import { type Buf, type GpuLinear, GpuKernels, Recorder } from '../../bindings/backends/webgpu/recorder.js';
+import { OP_SCALE } from '../../bindings/backends/webgpu/shaders.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -52,7 +54,7 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
       const w = randArray(N * K), b = randArray(N), x = randArray(xOff + rows * ldx), y0 = randArray(yOff + rows * ldy);
       // chunk 0: columns 0..15 (2 panels), chunk 1: 16..28
       const full = pack(w, b, N, K), panel = (K + 1) * 8;
-      const L: GpuLinear = { inF: K, outF: N, weights: 'f32', chunks: [
+      const L: GpuLinear = { inF: K, outF: N, format: 'f32', weights: 'f32', chunks: [
         { buf: k!.upload(full.subarray(0, 2 * panel), 'w0'), colBase: 0, cols: 16 },
         { buf: k!.upload(full.subarray(2 * panel), 'w1'), colBase: 16, cols: 13 },
       ] };
@@ -98,7 +100,7 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     }
   }
 
-  it('activations: relu, gelu (erf), gelu_new, silu, scale, gated gelu', async () => {
+  it('activations: relu, gelu (erf), gelu_new, silu, scale, and each gated', async () => {
     const n = 300;
     const x = Float32Array.from(randArray(2 * n, 8));
     const erf = (z: number) => { // high-precision series / continued fraction via Math (float64)
@@ -108,17 +110,22 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     };
     // 0.5·v·(1 + tanh(u)) = v·sigmoid(2u): the second form keeps float64 precision where 1 + tanh(u) cancels
     const geluTanh = (v: number) => v / (1 + Math.exp(-2 * Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
-    const refs: [Parameters<Recorder['elementwise']>[0], (v: number, i: number) => number][] = [
+    const acts: [keyof typeof ACTIVATION_KIND, (v: number) => number][] = [
       ['relu', (v) => Math.max(v, 0)], ['gelu', (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))], ['gelu_new', geluTanh],
-      ['silu', (v) => v / (1 + Math.exp(-v))], ['scale', (v) => v * 0.125], ['gated_gelu', (v, i) => geluTanh(v) * x[n + i]],
+      ['silu', (v) => v / (1 + Math.exp(-v))],
     ];
-    for (const [op, f] of refs) {
+    const refs: [string, number, number, (v: number, i: number) => number][] = [['scale', OP_SCALE, -1, (v) => v * 0.125]];
+    for (const [name, f] of acts) {
+      refs.push([name, ACTIVATION_KIND[name], -1, f], [`gated ${name}`, ACTIVATION_KIND[name], n, (v, i) => f(v) * x[n + i]]);
+    }
+    for (const [name, op, gateOff, f] of refs) {
       const xb = k!.upload(x, 'x');
-      const out = await run((r) => r.elementwise(op, xb, 0, n, 0.125), xb, n);
+      const out = await run((r) => r.elementwise(op, xb, 0, n, 0.125, gateOff), xb, n);
       const want = Array.from(x.subarray(0, n), f);
       // erf by the 1.2e-7 Chebyshev fit above and A&S 7.1.26 in the shader: 4e-7 absolute on gelu
-      const sc = want.map((v, i) => Math.max(Math.abs(v), op === 'gelu' ? 0.05 * Math.abs(x[i]) : 0));
-      expectClose(out, want, sc, op === 'gelu' ? 1e-4 : 1e-5);
+      const isGelu = name.endsWith(' gelu') || name === 'gelu';
+      const sc = want.map((v, i) => Math.max(Math.abs(v), isGelu ? 0.05 * Math.abs(x[i]) * (gateOff < 0 ? 1 : Math.abs(x[n + i])) : 0));
+      expectClose(out, want, sc, isGelu ? 1e-4 : 1e-5);
     }
   });
 
@@ -131,7 +138,7 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     const res = await run((r) => r.attention({
       q: k!.upload(q, 'q'), kv: k!.upload(kv, 'kv'), out, mask: k!.upload(mask, 'mask'), bias: k!.upload(bias, 'bias'),
       tq, tk, heads: H, hd, groups: G, kvDiv: 1, qOff: 0, qStride: A, qGroup: tq * A, scale,
-      kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: tk * 2 * A, outOff: 0, outStride: A, outGroup: tq * A, causal: 2, maskOff: 0, maskGroup: tk, biasOff: 0,
+      kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: tk * 2 * A, outOff: 0, outStride: A, outGroup: tq * A, causal: 2, maskOff: 0, maskGroup: tk,
     }), out, G * tq * A);
     const want = new Float64Array(G * tq * A), mag = new Float64Array(G * tq * A);
     for (let g = 0; g < G; g++) for (let h = 0; h < H; h++) for (let i = 0; i < tq; i++) {
@@ -160,11 +167,11 @@ describe.skipIf(!got.ok)('WebGPU kernels vs float64', () => {
     const packed = pack(table, new Float32Array(V), V, d);
     for (const kind of ['table', 'packed'] as const) {
       const src = kind === 'table'
-        ? { kind, buf: k!.upload(table, 't'), rows: V }
-        : { kind, linear: { inF: d, outF: V, weights: 'f32' as const, chunks: [{ buf: k!.upload(packed.subarray(0, 2 * (d + 1) * 8), 'p0'), colBase: 0, cols: 16 }, { buf: k!.upload(packed.subarray(2 * (d + 1) * 8), 'p1'), colBase: 16, cols: 3 }] } };
+        ? { table: { buf: k!.upload(table, 't'), rows: V, cols: d } }
+        : { head: { inF: d, outF: V, format: 'f32' as const, weights: 'f32' as const, chunks: [{ buf: k!.upload(packed.subarray(0, 2 * (d + 1) * 8), 'p0'), colBase: 0, cols: 16 }, { buf: k!.upload(packed.subarray(2 * (d + 1) * 8), 'p1'), colBase: 16, cols: 3 }] } };
       const res = await run((r) => {
         r.embed(src, k!.upload(ids, 'ids'), 0, n, d, 2, out, 0, false);
-        r.embed({ kind: 'table', buf: k!.upload(pos, 'pos'), rows: n }, k!.upload(Uint32Array.from([0, 1, 2, 3, 4]), 'pid'), 0, n, d, 1, out, 0, true);
+        r.embed({ table: { buf: k!.upload(pos, 'pos'), rows: n, cols: d } }, k!.upload(Uint32Array.from([0, 1, 2, 3, 4]), 'pid'), 0, n, d, 1, out, 0, true);
       }, out, n * d);
       const want = Array.from({ length: n * d }, (_, e) => 2 * table[ids[Math.floor(e / d)] * d + (e % d)] + pos[e]);
       expectClose(res, want, want.map(Math.abs));

@@ -3,7 +3,7 @@
 // fixtures' generation_config handling too (forced BOS/EOS, bad_words_ids [[pad]], eos/pad ids).
 
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../bindings/generation/index.js';
+import { generate, resolveGenerateConfig } from '../../bindings/generation/index.js';
 import { ReplaySession, decodeFloat32, readJson, toOptions } from './fake.js';
 
 interface Fixture {
@@ -37,7 +37,7 @@ describe('golden generate() outputs of transformers (replayed logits)', () => {
             return s;
           },
           fx.batch,
-          opts,
+          resolveGenerateConfig(opts),
         );
         expect(out.sequences).toEqual(c.sequences);
         if (c.scores) out.scores!.forEach((s, i) => expect(Math.abs(s - c.scores![i])).toBeLessThan(1e-4));

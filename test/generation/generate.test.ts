@@ -8,8 +8,12 @@ import {
   generateStream,
   resolveGenerateConfig,
 } from '../../bindings/generation/index.js';
-import type { DecoderSession, GenerateOptions, GenerationEvent } from '../../bindings/generation/types.js';
+import type { DecoderFactory, DecoderSession, GenerateOptions, GenerationEvent } from '../../bindings/generation/types.js';
 import { type FakeParams, fakeFactory } from './fake.js';
+
+/** generate() / generateStream() take the resolved options: resolve them as a model does. */
+const gen = async (...[f, n, o]: [DecoderFactory, number, GenerateOptions]) => generate(f, n, resolveGenerateConfig(o));
+const genStream = (...[f, n, o]: [DecoderFactory, number, GenerateOptions]) => generateStream(f, n, resolveGenerateConfig(o));
 
 const params: FakeParams = { seed: 7, vocab: 32, repeat_bonus: 1, eos_boost: [[2, -5, 1]] };
 const base: GenerateOptions = { decoderStartTokenId: 0, eosTokenId: 2, padTokenId: 1 };
@@ -94,10 +98,10 @@ describe('resolveGenerateConfig', () => {
     });
   }
 
-  it('generate() rejects bad batch sizes and out-of-vocabulary ids with InputError', async () => {
-    await expect(generate(fakeFactory(params, 1), 0, base)).rejects.toThrow(/batch size/);
-    await expect(generate(fakeFactory(params, 1), 1, { ...base, eosTokenId: 99 })).rejects.toThrow(InputError);
-    await expect(generate(fakeFactory(params, 1), 1, { ...base, numBeams: 2, forcedBosTokenId: 32 })).rejects.toThrow(
+  it('gen() rejects bad batch sizes and out-of-vocabulary ids with InputError', async () => {
+    await expect(gen(fakeFactory(params, 1), 0, base)).rejects.toThrow(/batch size/);
+    await expect(gen(fakeFactory(params, 1), 1, { ...base, eosTokenId: 99 })).rejects.toThrow(InputError);
+    await expect(gen(fakeFactory(params, 1), 1, { ...base, numBeams: 2, forcedBosTokenId: 32 })).rejects.toThrow(
       /forcedBosTokenId 32 is not a token id of this model \(vocabulary size 32\)/,
     );
   });
@@ -114,7 +118,7 @@ describe('greedy', () => {
       [4, 2, 6, 6],
       [5, 5, 5, 2],
     ]);
-    const out = await generate(() => s, 2, { ...base, maxLength: 10 });
+    const out = await gen(() => s, 2, { ...base, maxLength: 10 });
     expect(out.sequences).toEqual([
       [0, 4, 2, 1, 1],
       [0, 5, 5, 5, 2],
@@ -129,12 +133,12 @@ describe('greedy', () => {
   });
 
   it('stops at maxLength (start token included) without eos', async () => {
-    const out = await generate(() => scripted([[3]]), 1, { ...base, maxNewTokens: 4 });
+    const out = await gen(() => scripted([[3]]), 1, { ...base, maxNewTokens: 4 });
     expect(out.sequences).toEqual([[0, 3, 3, 3, 3]]);
   });
 
   it('any of several eos ids finishes a row, and the row keeps the one it produced', async () => {
-    const out = await generate(() => scripted([[3, 6], [5]]), 2, { ...base, eosTokenId: [5, 6], padTokenId: 1 });
+    const out = await gen(() => scripted([[3, 6], [5]]), 2, { ...base, eosTokenId: [5, 6], padTokenId: 1 });
     expect(out.sequences).toEqual([
       [0, 3, 6],
       [0, 5, 1],
@@ -145,17 +149,17 @@ describe('greedy', () => {
     const logits = Float32Array.from([0, 1, 5, 0]);
     const copy = logits.slice();
     const session: DecoderSession = { vocabSize: 4, step: () => logits, reorder() {} };
-    await generate(() => session, 1, { ...base, maxLength: 3, badWordsIds: [[2]] });
+    await gen(() => session, 1, { ...base, maxLength: 3, badWordsIds: [[2]] });
     expect(logits).toEqual(copy);
   });
 });
 
 describe('streaming and abort', () => {
-  it('greedy streams one event per step and ends with the same output as generate()', async () => {
+  it('greedy streams one event per step and ends with the same output as gen()', async () => {
     const opts = { ...base, maxNewTokens: 12 };
     const events: GenerationEvent[] = [];
-    for await (const e of generateStream(fakeFactory(params, 3), 3, opts)) events.push(e);
-    const want = await generate(fakeFactory(params, 3), 3, opts);
+    for await (const e of genStream(fakeFactory(params, 3), 3, opts)) events.push(e);
+    const want = await gen(fakeFactory(params, 3), 3, opts);
     const last = events.pop()!;
     expect(last).toEqual({ type: 'done', output: want });
     // Rebuild rows from the emitted tokens only: a CLI printing as tokens come sees exactly the output.
@@ -172,15 +176,15 @@ describe('streaming and abort', () => {
   it('beam search streams only the final result', async () => {
     const opts = { ...base, numBeams: 3, maxNewTokens: 8 };
     const events: GenerationEvent[] = [];
-    for await (const e of generateStream(fakeFactory(params, 2), 2, opts)) events.push(e);
-    expect(events).toEqual([{ type: 'done', output: await generate(fakeFactory(params, 2), 2, opts) }]);
+    for await (const e of genStream(fakeFactory(params, 2), 2, opts)) events.push(e);
+    expect(events).toEqual([{ type: 'done', output: await gen(fakeFactory(params, 2), 2, opts) }]);
   });
 
   it('an already-aborted signal rejects before any decoder work', async () => {
     const ac = new AbortController();
     ac.abort(new Error('user'));
     const f = fakeFactory(params, 1);
-    const err = await generate(f, 1, { ...base, signal: ac.signal }).catch((e: unknown) => e);
+    const err = await gen(f, 1, { ...base, signal: ac.signal }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortedError);
     expect((err as AbortedError).code).toBe('ABORTED');
     expect(f.sessions).toHaveLength(0);
@@ -203,7 +207,7 @@ describe('streaming and abort', () => {
         };
         return s;
       };
-      const p = generate(factory, 2, { ...base, numBeams, maxLength: 200, signal: ac.signal });
+      const p = gen(factory, 2, { ...base, numBeams, maxLength: 200, signal: ac.signal });
       await expect(p).rejects.toBeInstanceOf(AbortedError);
       expect(steps).toBe(3);
     });
@@ -213,7 +217,7 @@ describe('streaming and abort', () => {
     const ac = new AbortController();
     const seen: number[] = [];
     const run = async () => {
-      for await (const e of generateStream(fakeFactory({ ...params, eos_boost: [] }, 1), 1, {
+      for await (const e of genStream(fakeFactory({ ...params, eos_boost: [] }, 1), 1, {
         ...base,
         maxLength: 50,
         signal: ac.signal,

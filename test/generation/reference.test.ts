@@ -25,7 +25,7 @@ async function run(c: Case, ignoreReorder = false): Promise<GenerateOutput> {
     const session = new FakeSession(c.fake, c.batch, 1, ignoreReorder);
     return beamSearch(session, c.batch, resolveGenerateConfig(opts));
   }
-  return generate(fakeFactory(c.fake, c.batch, ignoreReorder), c.batch, opts);
+  return generate(fakeFactory(c.fake, c.batch, ignoreReorder), c.batch, resolveGenerateConfig(opts));
 }
 
 describe('reference.json (NumPy transcription of transformers generate)', () => {
@@ -74,7 +74,7 @@ describe('reference.json (NumPy transcription of transformers generate)', () => 
   it('beam search calls step once per decoder step for all rows, and reorder between steps', async () => {
     const c = cases.find((x) => x.name === 'beam4_batch3')!;
     const factory = fakeFactory(c.fake, c.batch);
-    const out = await generate(factory, c.batch, toOptions(c.kwargs));
+    const out = await generate(factory, c.batch, resolveGenerateConfig(toOptions(c.kwargs)));
     expect(factory.sessions).toHaveLength(1);
     const s = factory.sessions[0];
     expect(s.numBeams).toBe(4);

@@ -1,19 +1,33 @@
 // Shared by the kernel tests: one kernels instance, a seeded RNG, float64 reference maths, comparisons.
 // WASM_SEQ2SEQ_TEST_SIMD=relaxed (the vitest project 'relaxed-simd') runs the same tests on the relaxed-SIMD build.
-import { defaultKernelsUrl, loadKernels, resolveSimd, type KernelExports, type SimdLevel } from '../../bindings/wasm.js';
-import { Heap } from '../../bindings/arena.js';
+import { loadKernels, resolveSimd, type SimdLevel } from '../../bindings/backends/wasm/kernels.js';
+import { Heap } from '../../bindings/backends/wasm/heap.js';
+import { testKernelsUrl, type TestKernels } from '../../tools/test_kernels.js';
 
 /** The kernel build under test: 'baseline' unless the project asks for another. */
 export const TEST_SIMD = resolveSimd((process.env.WASM_SEQ2SEQ_TEST_SIMD ?? 'baseline') as SimdLevel);
 
-let cached: Promise<KernelExports> | undefined;
-export function kernels(): Promise<KernelExports> {
-  cached ??= loadKernels(defaultKernelsUrl(TEST_SIMD, false));
+export { testKernelsUrl, type TestKernels };
+
+let cached: Promise<TestKernels> | undefined;
+export function kernels(): Promise<TestKernels> {
+  cached ??= loadKernels(testKernelsUrl(TEST_SIMD)) as Promise<TestKernels>;
   return cached;
 }
 
-export async function heap(): Promise<Heap> {
-  return new Heap(await kernels(), null, TEST_SIMD);
+/** A heap over the test kernels, with a helper to copy arrays in. */
+export class TestHeap extends Heap {
+  declare readonly k: TestKernels;
+  /** Copy `data` into fresh memory; returns its pointer as `ptr`. */
+  putF32(data: Float32Array): { ptr: number } {
+    const ptr = this.alloc(data.length * 4);
+    this.f32().set(data, ptr >>> 2);
+    return { ptr };
+  }
+}
+
+export async function heap(): Promise<TestHeap> {
+  return new TestHeap(await kernels());
 }
 
 /** mulberry32: small, seeded, good enough for test data. */

@@ -1,5 +1,6 @@
 // Norms, softmax, activations and embeddings against float64 references on random data and edge values.
 import { describe, expect, it } from 'vitest';
+import { sinusoids } from '../../bindings/model/marian.js';
 import { erfc64, heap, maxRelErr, randomF32, rng } from '../helpers/kernels.js';
 
 const TOL = 1e-5;
@@ -145,7 +146,7 @@ describe('activations', () => {
       const h = await heap();
       const want = Float64Array.from(x, f);
       const px = h.putF32(x).ptr, py = h.alloc(x.length * 4);
-      h.k[`${name}_f32` as 'relu_f32'](px, py, x.length);
+      h.k.activation_f32(px, py, x.length, kind);
       // relative 1e-5 with an absolute floor of 1e-20 (gelu's far negative tail is ~1e-28: rounding x/√2 in f32
       // alone moves it by more than 1e-5 relative, and nothing downstream can see it)
       let e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + x.length), want, ATOL_ACT / TOL);
@@ -154,19 +155,29 @@ describe('activations', () => {
       e = maxRelErr(h.f32().subarray(py >>> 2, (py >>> 2) + x.length), want, ATOL_ACT / TOL);
       expect(e.err, `${name} ref at x=${x[e.at]}`).toBeLessThan(TOL);
       // in place
-      h.k[`${name}_f32` as 'relu_f32'](px, px, x.length);
+      h.k.activation_f32(px, px, x.length, kind);
       expect(maxRelErr(h.f32().subarray(px >>> 2, (px >>> 2) + x.length), want, ATOL_ACT / TOL).err).toBeLessThan(TOL);
+    });
+    it(`gated ${name}: act(a) · b, out of place and in place`, async () => {
+      const h = await heap();
+      const b = randomF32(x.length, rng(kind + 7), -2, 2);
+      const want = Float64Array.from(x, (v, i) => f(v) * b[i]);
+      const pa = h.putF32(x).ptr, pb = h.putF32(b).ptr, po = h.alloc(x.length * 4);
+      h.k.gated_activation_f32(pa, pb, po, x.length, kind);
+      let e = maxRelErr(h.f32().subarray(po >>> 2, (po >>> 2) + x.length), want, ATOL_ACT / TOL);
+      expect(e.err, `gated ${name} at x=${x[e.at]}`).toBeLessThan(TOL);
+      h.k.gated_activation_f32(pa, pb, pa, x.length, kind);
+      e = maxRelErr(h.f32().subarray(pa >>> 2, (pa >>> 2) + x.length), want, ATOL_ACT / TOL);
+      expect(e.err, `gated ${name} in place at x=${x[e.at]}`).toBeLessThan(TOL);
     });
   }
 
-  it('gated_gelu, add, scale, exp', async () => {
+  it('add, scale, exp', async () => {
     const h = await heap();
     const n = 101;
     const a = randomF32(n, r, -6, 6), b = randomF32(n, r, -2, 2);
     const pa = h.putF32(a).ptr, pb = h.putF32(b).ptr, po = h.alloc(n * 4);
     const view = () => h.f32().subarray(po >>> 2, (po >>> 2) + n);
-    h.k.gated_gelu_f32(pa, pb, po, n);
-    expect(maxRelErr(view(), Float64Array.from(a, (v, i) => geluTanh64(v) * b[i]), ATOL_ACT / TOL).err).toBeLessThan(TOL);
     h.k.add_f32(pa, pb, po, n);
     expect(maxRelErr(view(), Float64Array.from(a, (v, i) => Math.fround(v + b[i])), 0).err).toBe(0);
     h.k.scale_f32(pa, 0.125, po, n);
@@ -217,12 +228,9 @@ describe('embeddings', () => {
   });
 
   for (const D of [64, 7, 512]) {
-    it(`sinusoidal positions (Marian layout, d=${D})`, async () => {
-      const h = await heap();
+    it(`sinusoidal positions (Marian layout, d=${D})`, () => {
       const rows = 70;
-      const out = h.alloc(rows * D * 4);
-      h.k.sinusoidal_positions_f32(out, rows, D);
-      const got = h.f32().subarray(out >>> 2, (out >>> 2) + rows * D);
+      const got = sinusoids(rows, D);
       const half = Math.ceil(D / 2);
       for (let p = 0; p < rows; p++) {
         for (let i = 0; i < half; i++) {

@@ -3,7 +3,7 @@
 // beam scores within 1e-4. Families not runnable yet must fail with a clear UnsupportedError.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel, RUNNABLE_MODEL_TYPES } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { UnsupportedError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 import { TEST_SIMD } from '../helpers/kernels.js';
@@ -22,14 +22,6 @@ for (const name of names) {
   const modelType = JSON.parse(readFileSync(new URL(`${name}/config.json`, FIXTURES), 'utf8')).model_type as string;
   const g = golden(name);
   const ids: number[][] = g.inputs.input_ids, mask: number[][] = g.inputs.attention_mask;
-
-  if (!RUNNABLE_MODEL_TYPES.includes(modelType)) {
-    it(`${name}: model_type ${modelType} is refused with a clear error until its family lands`, async () => {
-      await expect(loadModel(fixtureDir(name))).rejects.toThrow(UnsupportedError);
-      await expect(loadModel(fixtureDir(name))).rejects.toThrow(new RegExp(`'${modelType}'.*runnable: .*marian`));
-    });
-    continue;
-  }
 
   describe(`${name} (${modelType}) matches transformers (${TEST_SIMD} SIMD kernels)`, async () => {
     const model = await loadModel(fixtureDir(name), { simd: TEST_SIMD });

@@ -2,7 +2,7 @@
 // tokens mostly still match (printed per fixture: the issue asks for the report), and memory shrinks.
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 
 const names = readdirSync(FIXTURES).filter((n) => existsSync(new URL(`${n}/golden.json`, FIXTURES))).sort();

@@ -2,7 +2,7 @@
 // weights load, bad inputs are refused clearly, abort works, calls serialise, memory returns after each call.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { AbortedError, ConfigError, InputError, UnsupportedError, WeightsError } from '../../bindings/errors.js';
 import { fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 import { readRaw, toHalf, writeRaw, type RawTensor } from '../helpers/safetensors.js';

@@ -6,7 +6,7 @@
 // per-sentence beam bookkeeping.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 
 const TOL = 1e-4;

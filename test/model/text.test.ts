@@ -1,7 +1,7 @@
 // Text in, text out: a model source with tokenizer files. The fixture model (vocab 101) is paired with a small
 // SentencePiece model and a vocab.json of 101 ids, so generate("text") must equal encode → generate(ids) → decode.
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { InputError } from '../../bindings/errors.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 import { textModelFiles } from '../helpers/textmodel.js';

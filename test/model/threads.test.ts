@@ -3,10 +3,10 @@
 // the pool, split as finely as it can be.
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
-import { guidedPanels, Linear, setParallelTuning, splitRange } from '../../bindings/model/layers.js';
-import { encodeStep, MAX_CHUNKS } from '../../bindings/threads/pool.js';
-import { createHeap } from '../../bindings/threads/setup.js';
+import { loadModel } from '../../bindings/model/load.js';
+import { guidedPanels, Linear, putFloats, setParallelTuning, splitRange } from '../../bindings/backends/wasm/linear.js';
+import { encodeStep, MAX_CHUNKS } from '../../bindings/backends/wasm/threads/pool.js';
+import { createRuntime } from '../../bindings/backends/wasm/runtime.js';
 import { InputError, ThreadError } from '../../bindings/errors.js';
 import { FIXTURES, fixtureDir, golden } from '../helpers/fixtures.js';
 
@@ -72,15 +72,15 @@ describe('threads: identical results on 1 and 2 threads', () => {
   });
 
   it('a layer reuses its step plan only for the same arguments (other inputs, outputs, rows or tuning: a new plan)', async () => {
-    const [one, two] = await Promise.all([createHeap({ threads: 1 }), createHeap({ threads: 2 })]);
+    const [one, two] = await Promise.all([createRuntime({ threads: 1 }), createRuntime({ threads: 2 })]);
     try {
       const inF = 37, outF = 45;
       let seed = 7;
       const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1);
       const w = rnd(inF * outF), b = rnd(outF), xs = [rnd(5 * inF), rnd(5 * inF)];
       for (const format of ['f32', 'int8'] as const) {
-        const run = (heap: typeof one, layer: Linear, calls: [number, number, number][]) => {
-          const x = xs.map((v) => heap.putF32(v).ptr), y = [heap.alloc(5 * outF * 4), heap.alloc(5 * outF * 4)];
+        const run = ({ heap }: typeof one, layer: Linear, calls: [number, number, number][]) => {
+          const x = xs.map((v) => putFloats(heap, v)), y = [heap.alloc(5 * outF * 4), heap.alloc(5 * outF * 4)];
           return calls.map(([xi, rows, yi]) => {
             layer.run(x[xi], rows, y[yi]);
             return Array.from(heap.f32().subarray(y[yi] >>> 2, (y[yi] >>> 2) + rows * outF));
@@ -102,9 +102,9 @@ describe('threads: identical results on 1 and 2 threads', () => {
 
   it('encodeStep refuses unknown kernels, too many arguments or chunks', () => {
     expect(() => encodeStep([{ call: ['no_such_kernel' as never, 1] }])).toThrow(ThreadError);
-    expect(() => encodeStep([{ call: ['add_f32', ...new Array(17).fill(0)] as never }])).toThrow(/at most 16/);
-    expect(() => encodeStep(new Array(MAX_CHUNKS + 1).fill({ call: ['add_f32', 0, 0, 0, 0] }))).toThrow(/at most 64/);
-    expect(encodeStep([{ call: ['add_f32', 1, 2, 3, 4] }]).count).toBe(1);
+    expect(() => encodeStep([{ call: ['scale_f32', ...new Array(17).fill(0)] as never }])).toThrow(/at most 16/);
+    expect(() => encodeStep(new Array(MAX_CHUNKS + 1).fill({ call: ['scale_f32', 0, 0, 0, 0] }))).toThrow(/at most 64/);
+    expect(encodeStep([{ call: ['scale_f32', 1, 2, 3, 4] }]).count).toBe(1);
   });
 
   it('rejects a bad threads option; a disposed model refuses to run', async () => {
@@ -112,7 +112,7 @@ describe('threads: identical results on 1 and 2 threads', () => {
     await expect(loadModel(fixtureDir('marian_tiny'), { threads: 2.5 as never })).rejects.toThrow(/threads must be/);
     const m = await loadModel(fixtureDir('marian_tiny'), { threads: 2, tokenizer: false });
     m.dispose();
-    await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/terminated/);
+    await expect(m.generate([[5, 6, 0]], { maxNewTokens: 3 })).rejects.toThrow(/disposed/);
   });
 
   it('thread timing (diagnostics) leaves results unchanged and counts the chunks; null on one thread', async () => {
@@ -151,8 +151,7 @@ describe('threads: identical results on 1 and 2 threads', () => {
   });
 
   it("'auto': a pool for large models in Node, one thread for small ones (no worker started)", async () => {
-    const { createHeap } = await import('../../bindings/threads/setup.js');
-    const big = await createHeap({}, 100e6), small = await createHeap({}, 1e6);
+    const big = await createRuntime({}, 100e6), small = await createRuntime({}, 1e6);
     expect(big.threads).toBe(Math.min(4, (await import('node:os')).availableParallelism()));
     expect(small.threads).toBe(1);
     expect(small.pool).toBeNull();

@@ -2,7 +2,7 @@
 // give the same model as quantising the f32 original at load, for every family; malformed files get clear errors.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { UnsupportedError, WeightsError } from '../../bindings/errors.js';
 import { dequantizingStore } from '../../bindings/weights/int8.js';
 import { SafeTensors } from '../../bindings/weights/safetensors.js';

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError, SourceError, UnsupportedError, WeightsError } from '../../bindings/errors.js';
 import { readF32Into, SafeTensors } from '../../bindings/weights/safetensors.js';
-import { loadModel } from '../../bindings/model/model.js';
+import { loadModel } from '../../bindings/model/load.js';
 import { readRaw, toHalf, writeRaw } from '../helpers/safetensors.js';
 import {
   folderSource, loadModelFiles, memorySource, toModelSource, urlSource, type FileProgress,

@@ -46,7 +46,7 @@ export function kernelsBeside(files = ['kernels.wasm', 'kernels-mt.wasm', 'kerne
     name: 'kernels-beside-bundle',
     buildStart() { seen = false; },
     transform(code, id) {
-      if (!/[\\/]bindings[\\/]wasm\.js$/.test(id)) return null;
+      if (!/[\\/]bindings[\\/]assets\.js$/.test(id)) return null;
       seen = true;
       for (const f of files) {
         const from = `new URL('../build/${f}', import.meta.url)`;
@@ -60,7 +60,7 @@ export function kernelsBeside(files = ['kernels.wasm', 'kernels-mt.wasm', 'kerne
       return { code, map: null };
     },
     generateBundle() {
-      if (!seen) this.error('bindings/wasm.js was not part of the bundle');
+      if (!seen) this.error('bindings/assets.js was not part of the bundle');
       for (const f of files) this.emitFile({ type: 'asset', fileName: f, source: readFileSync(`build/${f}`) });
     },
   };

@@ -170,10 +170,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 `;
 }
 
-/** In-place elementwise ops over n floats at off. op: 0 relu, 1 gelu (erf), 2 gelu_tanh, 3 silu, 4 scale,
- *  5 gated gelu (x[i] = gelu_tanh(x[i]) · x[i + n], T5 v1.1's wi_0 / wi_1 halves). */
+/** In-place elementwise ops over n floats at off: op 0..3 an activation, numbered as ACTIVATION_KIND
+ *  (../activations.ts): relu, gelu (erf), gelu_tanh, silu; OP_SCALE multiplies by scale. With `gated`,
+ *  x[off + i] = op(x[off + i]) · x[gateOff + i] (gated feed-forward blocks: wi_0 and wi_1 halves). */
+export const OP_SCALE = 100;
 export const ELEMENTWISE = /* wgsl */ `
-struct P { n: u32, off: u32, op: u32, scale: f32 }
+struct P { n: u32, off: u32, op: u32, scale: f32, gated: u32, gateOff: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 ${FLAT_INDEX}
@@ -190,21 +192,24 @@ fn geluTanh(v: f32) -> f32 {
   let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
   return mulSigmoid(v, 2.0 * u);
 }
+fn op(v: f32) -> f32 {
+  switch p.op {
+    case 0u: { return max(v, 0.0); }
+    case 1u: { return 0.5 * v * erfc(-v * 0.7071067811865476); }
+    case 2u: { return geluTanh(v); }
+    case 3u: { return mulSigmoid(v, v); }
+    default: { return v * p.scale; }
+  }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.n) { return; }
   let o = p.off + i;
-  let v = x[o];
-  switch p.op {
-    case 0u: { x[o] = max(v, 0.0); }
-    case 1u: { x[o] = 0.5 * v * erfc(-v * 0.7071067811865476); }
-    case 2u: { x[o] = geluTanh(v); }
-    case 3u: { x[o] = mulSigmoid(v, v); }
-    case 4u: { x[o] = v * p.scale; }
-    default: { x[o] = geluTanh(v) * x[o + p.n]; }
-  }
+  var y = op(x[o]);
+  if (p.gated != 0u) { y *= x[p.gateOff + i]; }
+  x[o] = y;
 }
 `;
 

@@ -1,14 +1,31 @@
-// Choosing single- or multi-threaded kernels for a model's heap.
+// The wasm backend's runtime: the kernels instance, its memory (Heap) and, with threads, the worker pool over it.
+// Choosing single- or multi-threaded kernels for a model.
 //
 // threads: 'auto' (default) uses min(hardware threads, 4) for models of 8M+ parameters where wasm memory can
 // be shared and workers exist (Node, cross-origin isolated pages), and one thread elsewhere (smaller models,
 // Cloudflare Workers, ordinary pages, and Deno, whose workers would keep a script alive until model.dispose()),
 // silently. A number asks for exactly that many; an impossible request is an UnsupportedError. Results do not
 // depend on the thread count (see pool.ts).
-import { Heap } from '../arena.js';
-import { InputError, UnsupportedError } from '../errors.js';
-import { checkSimdLevel, defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type SimdLevel, type WasmSource } from '../wasm.js';
-import { canShareMemory, hardwareThreads, ThreadPool } from './pool.js';
+import { InputError, UnsupportedError } from '../../errors.js';
+import { Heap } from './heap.js';
+import { checkSimdLevel, defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type KernelExports, type SimdLevel, type WasmSource } from './kernels.js';
+import { canShareMemory, hardwareThreads, ThreadPool } from './threads/pool.js';
+
+/** One instance of the kernels over one memory, and the threads sharing it. */
+export interface WasmRuntime {
+  readonly k: KernelExports;
+  readonly heap: Heap;
+  /** Worker threads sharing this memory (threaded kernels only), or null: single-threaded. */
+  readonly pool: ThreadPool | null;
+  /** Threads a parallel step uses (1 without a pool): per-thread scratch is sized by it. */
+  readonly threads: number;
+  /** Which kernel build runs: the shipped 'baseline' or 'relaxed' SIMD one, or a 'custom' wasm the caller passed. */
+  readonly simd: 'baseline' | 'relaxed' | 'custom';
+}
+
+function runtime(k: KernelExports, pool: ThreadPool | null, simd: WasmRuntime['simd']): WasmRuntime {
+  return { k, heap: new Heap(k), pool, threads: pool?.size ?? 1, simd };
+}
 
 export interface ThreadOptions {
   /** Threads for GEMM/GEMV and attention: 'auto' (default) or a count (1 = single-threaded). */
@@ -64,8 +81,8 @@ async function threadCount(o: ThreadOptions, params: number): Promise<number> {
 
 const pools = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<ThreadPool>((p) => p.terminate()) : null;
 
-/** A fresh heap (its own memory) on the kernels the options ask for, for a model of `params` weights. */
-export async function createHeap(o: ThreadOptions = {}, params = Infinity): Promise<Heap> {
+/** A fresh runtime (its own memory) on the kernels the options ask for, for a model of `params` weights. */
+export async function createRuntime(o: ThreadOptions = {}, params = Infinity): Promise<WasmRuntime> {
   // The build is resolved (and 'relaxed' checked against the engine) only where shipped kernels load: with your
   // own `wasm` / `wasmThreads` the option has nothing to choose. A value that is no option is refused either way.
   checkSimdLevel(o.simd);
@@ -73,8 +90,8 @@ export async function createHeap(o: ThreadOptions = {}, params = Infinity): Prom
   const simd = () => (resolved ??= resolveSimd(o.simd));
   const threads = await threadCount(o, params);
   const single = async () => o.wasm !== undefined
-    ? new Heap(await loadKernels(o.wasm), null, 'custom')
-    : new Heap(await loadKernels(defaultKernelsUrl(simd(), false)), null, simd());
+    ? runtime(await loadKernels(o.wasm), null, 'custom')
+    : runtime(await loadKernels(defaultKernelsUrl(simd(), false)), null, simd());
   if (threads === 1) return single();
   const { k, module, memory } = await loadThreadedKernels(o.wasmThreads ?? defaultKernelsUrl(simd(), true));
   let pool: ThreadPool;
@@ -84,17 +101,17 @@ export async function createHeap(o: ThreadOptions = {}, params = Infinity): Prom
     if (o.threads === undefined || o.threads === 'auto') return single();   // auto: fall back
     throw e;
   }
-  return new Heap(k, pool, o.wasmThreads !== undefined ? 'custom' : simd());
+  return runtime(k, pool, o.wasmThreads !== undefined ? 'custom' : simd());
 }
 
-/** Stop `heap`'s workers once `owner` is garbage-collected (a dropped model never leaks threads). */
-export function releaseWithOwner(owner: object, heap: Heap): void {
-  if (heap.pool) pools?.register(owner, heap.pool, heap);
+/** Stop `rt`'s workers once `owner` is garbage-collected (a dropped model never leaks threads). */
+export function releaseWithOwner(owner: object, rt: WasmRuntime): void {
+  if (rt.pool) pools?.register(owner, rt.pool, rt);
 }
 
-/** Stop `heap`'s workers now. */
-export function releaseNow(heap: Heap): void {
-  if (!heap.pool) return;
-  pools?.unregister(heap);
-  heap.pool.terminate();
+/** Stop `rt`'s workers now. */
+export function releaseNow(rt: WasmRuntime): void {
+  if (!rt.pool) return;
+  pools?.unregister(rt);
+  rt.pool.terminate();
 }

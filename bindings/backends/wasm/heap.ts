@@ -6,51 +6,28 @@
 //
 // Growing the memory detaches every typed-array view of the old buffer, so views are never cached by
 // callers: `f32()` / `i32()` / `u8()` hand out views of the current buffer each time.
-import { MemoryError } from './errors.js';
-import type { ThreadPool } from './threads/pool.js';
-import type { KernelExports } from './wasm.js';
+import { MemoryError } from '../../errors.js';
+import type { KernelExports } from './kernels.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: wasm32's hard limit
 
-export interface Tensor {
-  /** byte offset in wasm memory */
-  readonly ptr: number;
-  readonly shape: readonly number[];
-}
-
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 export class Heap {
   readonly k: KernelExports;
-  /** Worker threads sharing this memory (threaded kernels only), or null: single-threaded. */
-  readonly pool: ThreadPool | null;
   private top: number;
   private high: number;
   private f32View: Float32Array;
   private i32View: Int32Array;
   private u8View: Uint8Array;
 
-  /** Which kernel build runs: the shipped 'baseline' or 'relaxed' SIMD one, or a 'custom' wasm the caller passed. */
-  readonly simd: 'baseline' | 'relaxed' | 'custom';
-
-  constructor(k: KernelExports, pool: ThreadPool | null = null, simd: 'baseline' | 'relaxed' | 'custom' = 'custom') {
+  constructor(k: KernelExports) {
     this.k = k;
-    this.pool = pool;
-    this.simd = simd;
     this.top = align(k.heap_base(), 64);
     this.high = this.top;
     this.f32View = new Float32Array(k.memory.buffer);
     this.i32View = new Int32Array(k.memory.buffer);
     this.u8View = new Uint8Array(k.memory.buffer);
   }
-
-  /** Threads a parallel step uses (1 without a pool): per-thread scratch is sized by it. */
-  get threads(): number { return this.pool?.size ?? 1; }
 
   /** Bytes in use (weights + live buffers). */
   get used(): number { return this.top; }
@@ -66,18 +43,6 @@ export class Heap {
     this.top = end;
     this.high = Math.max(this.high, end);
     return ptr;
-  }
-
-  allocF32(shape: readonly number[]): Tensor {
-    return { ptr: this.alloc(numel(shape) * 4), shape: [...shape] };
-  }
-
-  /** Copy a Float32Array into fresh memory. */
-  putF32(data: Float32Array, shape: readonly number[] = [data.length]): Tensor {
-    if (numel(shape) !== data.length) throw new MemoryError(`shape [${shape}] does not match ${data.length} values`);
-    const t = this.allocF32(shape);
-    this.f32().set(data, t.ptr >>> 2);
-    return t;
   }
 
   /** Grow memory once to hold `bytes` more: loading a model then avoids hundreds of small grows. */
@@ -122,10 +87,6 @@ export class Heap {
   i32(): Int32Array { this.refresh(); return this.i32View; }
   u8(): Uint8Array { this.refresh(); return this.u8View; }
 
-  /** A view of one tensor's floats (same validity rule). */
-  view(t: Tensor, count = numel(t.shape)): Float32Array {
-    return this.f32().subarray(t.ptr >>> 2, (t.ptr >>> 2) + count);
-  }
 }
 
 function align(n: number, a: number): number {

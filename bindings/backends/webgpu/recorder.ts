@@ -3,35 +3,27 @@
 // single command buffer: each dispatch gets its parameters at its own 256-byte slot of one uniform buffer,
 // written once before submit, so recording a pass costs no round trips. Dispatches in a compute pass are ordered
 // by WebGPU (each is its own synchronisation scope); buffer copies end the pass.
-import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, TILE, type WeightType } from './shaders.js';
-import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
 import { UnsupportedError } from '../../errors.js';
+import type { Attention } from '../backend.js';
+import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, OP_SCALE, TILE, type WeightType } from './shaders.js';
+import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
 
+
+/** One chunk of a linear layer's packed panels: output columns [colBase, colBase + cols). */
 /** A GPU buffer of f32 (or u32) elements. */
 export type Buf = GPUBuffer;
 
-/** One chunk of a linear layer's packed panels: output columns [colBase, colBase + cols). */
 export interface LinearChunk { buf: Buf; colBase: number; cols: number }
 /** A linear layer on the GPU: y[rows, outF] (+)= x[rows, inF]·Wᵀ + b, weights in wasm's panel layout. */
-export interface GpuLinear { inF: number; outF: number; chunks: LinearChunk[]; weights: WeightType }
+export interface GpuLinear { readonly inF: number; readonly outF: number; readonly format: 'f32'; readonly chunks: LinearChunk[]; readonly weights: WeightType }
 /** gamma | beta (beta zeros for RMS norm), dim, eps. */
-export interface GpuNorm { gb: Buf; dim: number; eps: number; rms: boolean }
-
-export type ElementwiseOp = 'relu' | 'gelu' | 'gelu_new' | 'silu' | 'scale' | 'gated_gelu';
-const OP_CODE: Record<ElementwiseOp, number> = { relu: 0, gelu: 1, gelu_new: 2, silu: 3, scale: 4, gated_gelu: 5 };
+export interface GpuNorm { readonly gb: Buf; readonly dim: number; readonly eps: number; readonly rms: boolean }
+/** A [rows, cols] f32 table. */
+export interface GpuTable { readonly buf: Buf; readonly rows: number; readonly cols: number }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment's guaranteed maximum
 const PARAM_SLOTS = 1024;
 const MAX_GROUPS = 65535;
-
-export interface AttentionArgs {
-  q: Buf; kv: Buf; out: Buf; mask: Buf | null; bias: Buf | null;
-  tq: number; tk: number; heads: number; hd: number; groups: number; kvDiv: number;
-  qOff: number; qStride: number; qGroup: number; scale: number;
-  kOff: number; vOff: number; kvStride: number; kvGroup: number;
-  outOff: number; outStride: number; outGroup: number; causal: number;
-  maskOff: number; maskGroup: number; biasOff: number;
-}
 
 export class GpuKernels {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -192,18 +184,20 @@ export class Recorder {
     }
   }
 
-  /** In place over n floats at off; 'gated_gelu' reads its second operand n floats further. */
-  elementwise(op: ElementwiseOp, x: Buf, off: number, n: number, scale = 1): void {
-    this.dispatch('elementwise', ELEMENTWISE, [n, off, OP_CODE[op], ['f', scale]], { 1: x }, grid(n));
+  /** In place over n floats at off: op an activation kind or OP_SCALE; gated: times x[gateOff + i]. */
+  elementwise(op: number, x: Buf, off: number, n: number, scale = 1, gateOff = -1): void {
+    this.dispatch('elementwise', ELEMENTWISE, [n, off, op, ['f', scale], gateOff >= 0 ? 1 : 0, Math.max(gateOff, 0)], { 1: x }, grid(n));
   }
 
+  scale(x: Buf, off: number, n: number, s: number): void { this.elementwise(OP_SCALE, x, off, n, s); }
+
   /** out[n, d] (+)= scale · rows `ids` of a [V, d] table, or of a packed lm_head (every chunk covers its ids). */
-  embed(table: { kind: 'table'; buf: Buf; rows: number } | { kind: 'packed'; linear: GpuLinear }, ids: Buf, idsOff: number, n: number, d: number,
+  embed(src: { table: GpuTable } | { head: GpuLinear }, ids: Buf, idsOff: number, n: number, d: number,
     scale: number, out: Buf, outOff: number, accumulate: boolean): void {
-    const parts = table.kind === 'table'
-      ? [{ buf: table.buf, colBase: 0, cols: table.rows, packed: 0 }]
-      : table.linear.chunks.map((c) => ({ ...c, packed: 1 }));
-    const wt: WeightType = table.kind === 'packed' ? table.linear.weights : 'f32';
+    const parts = 'table' in src
+      ? [{ buf: src.table.buf, colBase: 0, cols: src.table.rows, packed: 0 }]
+      : src.head.chunks.map((c) => ({ ...c, packed: 1 }));
+    const wt: WeightType = 'head' in src ? src.head.weights : 'f32';
     for (const c of parts) {
       this.dispatch(`embed_${wt}`, EMBED(wt), [n, d, outOff, idsOff, ['f', scale], accumulate ? 1 : 0, c.packed, c.colBase, c.cols],
         { 1: c.buf, 2: ids, 3: out }, grid(n * d));
@@ -215,15 +209,15 @@ export class Recorder {
     this.dispatch('copy_rows', COPY_ROWS, [rows, width, srcOff, srcStride, dstOff, dstStride], { 1: src, 2: dst }, grid(rows * width));
   }
 
-  attention(a: AttentionArgs): void {
+  attention(a: Attention): void {
     this.dispatch('attention', ATTENTION, [
       a.tq, a.tk, a.hd, a.kvDiv,
       a.qOff, a.qStride, a.qGroup, ['f', a.scale],
       a.kOff, a.vOff, a.kvStride, a.kvGroup,
       a.outOff, a.outStride, a.outGroup, ['i', a.causal],
-      a.maskOff, a.maskGroup, a.mask ? 1 : 0, a.biasOff,
+      a.maskOff, a.maskGroup, a.mask ? 1 : 0, 0,
       a.bias ? 1 : 0,
-    ], { 1: a.q, 2: a.kv, 3: a.mask ?? this.k.dummy, 4: a.bias ?? this.k.dummy, 5: a.out }, [a.tq, a.heads, a.groups]);
+    ], { 1: a.q as Buf, 2: a.kv as Buf, 3: (a.mask ?? this.k.dummy) as Buf, 4: (a.bias ?? this.k.dummy) as Buf, 5: a.out as Buf }, [a.tq, a.heads, a.groups]);
   }
 
   logSoftmax(x: Buf, off: number, rows: number, n: number): void {

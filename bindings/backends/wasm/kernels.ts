@@ -11,90 +11,53 @@
 //   bytes                   anywhere that allows compiling bytes
 //   file path / file: URL   Node, Deno
 //   (nothing)               the kernels.wasm shipped beside this file
-import { InputError, UnsupportedError, WasmLoadError } from './errors.js';
+import { DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL, DEFAULT_THREADED_WASM_URL, DEFAULT_WASM_URL } from '../../assets.js';
+import { InputError, UnsupportedError, WasmLoadError } from '../../errors.js';
 
-export interface KernelExports {
-  readonly memory: WebAssembly.Memory;
-  heap_base(): number;
-  copy_bytes(dst: number, src: number, n: number): void;
-  // gemm.ts
-  packed_size_f32(n: number, k: number): number;
-  pack_f32_n8(w: number, bias: number, n: number, k: number, dst: number): void;
-  gemm_f32_4x8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
-  gemv_f32_1x24(a: number, packed: number, c: number, k: number, n: number, accumulate: number): void;
-  linear_f32(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
-  gemm_f32_ref(a: number, lda: number, w: number, bias: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
-  // gemm_i8.ts
-  packed_size_i8(n: number, k: number): number;
-  quantize_pack_i8_n8(w: number, bias: number, n: number, k: number, dst: number): void;
-  quantize_rows_i16(x: number, lda: number, m: number, k: number, xq: number, xs: number): void;
-  gemv_i8_dot_1x8(xq: number, xs: number, packed: number, y: number, k: number, n: number, accumulate: number): void;
-  gemm_i8_dot_4x8(xq: number, xs: number, m: number, packed: number, y: number, ldy: number, k: number, n: number, accumulate: number, partial: number): void;
-  linear_i8(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: number): void;
-  linear_i8_rows(xq: number, xs: number, m: number, packed: number, y: number, ldy: number, k: number, n: number, accumulate: number, partial: number): void;
-  embed_packed_i8(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
-  gemm_i8_ref(a: number, lda: number, packed: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number): void;
+// Every kernel the library calls, with its signature: the one list (the wasm is checked against it at load, and
+// the thread pool numbers kernels by their place in it). Pointers are byte offsets into the module's memory.
+type P = number;
+const fn = <F extends (...a: number[]) => number | void>(): F => null as unknown as F;
+const KERNELS = {
+  heap_base: fn<() => P>(),
+  copy_bytes: fn<(dst: P, src: P, n: number) => void>(),
+  // gemm.ts: f32 weights packed once into 8-column panels
+  packed_size_f32: fn<(n: number, k: number) => number>(),
+  pack_f32_n8: fn<(w: P, bias: P, n: number, k: number, dst: P) => void>(),
+  linear_f32: fn<(a: P, lda: number, packed: P, c: P, ldc: number, m: number, k: number, n: number, accumulate: number) => void>(),
+  // gemm_i8.ts: int8 per output channel
+  packed_size_i8: fn<(n: number, k: number) => number>(),
+  quantize_pack_i8_n8: fn<(w: P, bias: P, n: number, k: number, dst: P) => void>(),
+  quantize_rows_i16: fn<(x: P, lda: number, m: number, k: number, xq: P, xs: P) => void>(),
+  linear_i8: fn<(a: P, lda: number, packed: P, c: P, ldc: number, m: number, k: number, n: number, accumulate: number, scratch: P) => void>(),
+  linear_i8_rows: fn<(xq: P, xs: P, m: number, packed: P, y: P, ldy: number, k: number, n: number, accumulate: number, partial: P) => void>(),
+  embed_packed_i8: fn<(packed: P, ids: P, n: number, k: number, scale: number, out: P) => void>(),
   // topk.ts
-  topk_rows_f32(x: number, rows: number, n: number, addend: number, k: number, outScore: number, outIndex: number): number;
-  topk_rows_f32_ref(x: number, rows: number, n: number, addend: number, k: number, outScore: number, outIndex: number): number;
+  topk_rows_f32: fn<(x: P, rows: number, n: number, addend: P, k: number, outScore: P, outIndex: P) => number>(),
   // norm.ts
-  layer_norm_f32(x: number, gamma: number, beta: number, y: number, rows: number, n: number, eps: number): void;
-  rms_norm_f32(x: number, weight: number, y: number, rows: number, n: number, eps: number): void;
-  layer_norm_f32_ref(x: number, gamma: number, beta: number, y: number, rows: number, n: number, eps: number): void;
-  rms_norm_f32_ref(x: number, weight: number, y: number, rows: number, n: number, eps: number): void;
+  layer_norm_f32: fn<(x: P, gamma: P, beta: P, y: P, rows: number, n: number, eps: number) => void>(),
+  rms_norm_f32: fn<(x: P, weight: P, y: P, rows: number, n: number, eps: number) => void>(),
   // softmax.ts
-  softmax_f32(x: number, rows: number, n: number, mask: number, maskStride: number): void;
-  log_softmax_f32(x: number, rows: number, n: number): void;
-  softmax_f32_ref(x: number, rows: number, n: number, mask: number, maskStride: number): void;
-  // activations.ts
-  relu_f32(x: number, out: number, n: number): void;
-  gelu_f32(x: number, out: number, n: number): void;
-  gelu_tanh_f32(x: number, out: number, n: number): void;
-  silu_f32(x: number, out: number, n: number): void;
-  gated_gelu_f32(a: number, b: number, out: number, n: number): void;
-  add_f32(a: number, b: number, out: number, n: number): void;
-  scale_f32(x: number, s: number, out: number, n: number): void;
-  exp_f32(x: number, out: number, n: number): void;
-  activation_f32_ref(x: number, out: number, n: number, kind: number): void;
+  log_softmax_f32: fn<(x: P, rows: number, n: number) => void>(),
+  // activations.ts (kind: ACTIVATION_KIND in ../activations.ts)
+  activation_f32: fn<(x: P, out: P, n: number, kind: number) => void>(),
+  gated_activation_f32: fn<(a: P, b: P, out: P, n: number, kind: number) => void>(),
+  scale_f32: fn<(x: P, s: number, out: P, n: number) => void>(),
   // embed.ts
-  embed_f32(table: number, ids: number, n: number, dim: number, scale: number, out: number): void;
-  embed_packed_f32(packed: number, ids: number, n: number, k: number, scale: number, out: number): void;
-  gather_add_f32(table: number, ids: number, n: number, dim: number, out: number): void;
-  sinusoidal_positions_f32(out: number, rows: number, dim: number): void;
-  // probe.ts (benchmarks only)
-  simd_peak_probe(iters: number): number;
+  embed_f32: fn<(table: P, ids: P, n: number, dim: number, scale: number, out: P) => void>(),
+  embed_packed_f32: fn<(packed: P, ids: P, n: number, k: number, scale: number, out: P) => void>(),
+  gather_add_f32: fn<(table: P, ids: P, n: number, dim: number, out: P) => void>(),
   // attention.ts
-  attention_f32(q: number, qStride: number, k: number, v: number, kvStride: number, out: number, outStride: number,
-    heads: number, hd: number, tq: number, tk: number, scale: number,
-    keyMask: number, causalOffset: number, bias: number, scratch: number): void;
-  attention_f32_ref(q: number, qStride: number, k: number, v: number, kvStride: number, out: number, outStride: number,
-    heads: number, hd: number, tq: number, tk: number, scale: number,
-    keyMask: number, causalOffset: number, bias: number, scratch: number): void;
-}
+  attention_f32: fn<(q: P, qStride: number, k: P, v: P, kvStride: number, out: P, outStride: number, heads: number, hd: number,
+    tq: number, tk: number, scale: number, keyMask: P, causalOffset: number, bias: P, scratch: P) => void>(),
+};
 
-/** Every function name the TypeScript side relies on; checked at load so a stale .wasm fails loudly. */
-export const KERNEL_FUNCTIONS = [
-  'heap_base', 'copy_bytes', 'packed_size_f32', 'pack_f32_n8', 'gemm_f32_4x8', 'gemv_f32_1x24', 'linear_f32',
-  'gemm_f32_ref', 'layer_norm_f32', 'rms_norm_f32', 'layer_norm_f32_ref', 'rms_norm_f32_ref', 'softmax_f32',
-  'log_softmax_f32', 'softmax_f32_ref', 'relu_f32', 'gelu_f32', 'gelu_tanh_f32', 'silu_f32', 'gated_gelu_f32',
-  'add_f32', 'scale_f32', 'exp_f32', 'activation_f32_ref', 'embed_f32', 'embed_packed_f32', 'gather_add_f32',
-  'sinusoidal_positions_f32', 'attention_f32', 'attention_f32_ref', 'simd_peak_probe',
-  'packed_size_i8', 'quantize_pack_i8_n8', 'quantize_rows_i16', 'gemv_i8_dot_1x8', 'gemm_i8_dot_4x8', 'linear_i8', 'linear_i8_rows', 'embed_packed_i8', 'gemm_i8_ref',
-  'topk_rows_f32', 'topk_rows_f32_ref',
-] as const;
-
-export type KernelName = (typeof KERNEL_FUNCTIONS)[number];
+export type KernelName = keyof typeof KERNELS;
+export type KernelExports = { readonly memory: WebAssembly.Memory } & { readonly [K in KernelName]: (typeof KERNELS)[K] };
+/** The kernels' names in the order of KERNELS. */
+export const KERNEL_FUNCTIONS = Object.keys(KERNELS) as KernelName[];
 
 export type WasmSource = WebAssembly.Module | URL | string | ArrayBuffer | ArrayBufferView | Response | Promise<Response>;
-
-/** Where the shipped kernels.wasm lives relative to this module (source tree and dist/ alike). */
-export const DEFAULT_WASM_URL = new URL('../build/kernels.wasm', import.meta.url);
-/** The same kernels built for threads: memory imported (env.memory) and shared (build target release-mt). */
-export const DEFAULT_THREADED_WASM_URL = new URL('../build/kernels-mt.wasm', import.meta.url);
-/** Both again, built with relaxed SIMD (fused multiply-add in the matrix products and attention); chosen by
- *  default where the engine validates relaxed SIMD (Chrome 114+, Edge, Node 22+, Deno), see `simd` option. */
-export const DEFAULT_RELAXED_WASM_URL = new URL('../build/kernels-relaxed.wasm', import.meta.url);
-export const DEFAULT_THREADED_RELAXED_WASM_URL = new URL('../build/kernels-mt-relaxed.wasm', import.meta.url);
 
 // A 1-function module using one v128 instruction: validates only where WebAssembly SIMD exists.
 const SIMD_PROBE = new Uint8Array([

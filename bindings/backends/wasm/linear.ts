@@ -1,18 +1,13 @@
-// Building blocks shared by every model family, as thin handles over wasm memory.
-// Weights are copied into the heap once at load (linear weights packed for the GEMM micro-kernels); the
-// forward passes then only pass pointers.
-import type { Heap } from '../arena.js';
-import { UnsupportedError } from '../errors.js';
-import type { Activation } from '../config.js';
-import { encodeStep, MAX_CHUNKS, type Chunk, type EncodedStep, type KernelCall } from '../threads/pool.js';
-import type { KernelName } from '../wasm.js';
-import type { FloatReader } from '../weights/safetensors.js';
-
-/** Weights as floats in hand, or read on demand straight into wasm memory (no JS copy of a large tensor). */
-export type Floats = Float32Array | FloatReader;
+// The wasm backend's weights: linear layers packed once at load into 8-column panels (f32 or int8) and norms, and
+// how a layer's work is cut into chunks for the thread pool (each chunk computes its outputs exactly as one
+// thread would, so results never depend on the thread count).
+import type { Heap } from './heap.js';
+import type { WasmRuntime } from './runtime.js';
+import type { Floats, LinearPart, LinearWeights, NormWeights, WeightFormat } from '../backend.js';
+import { encodeStep, MAX_CHUNKS, type Chunk, type EncodedStep } from './threads/pool.js';
 
 /** Write `src` into wasm memory at float index `at` (a reader goes from the file straight there). */
-function writeFloats(heap: Heap, src: Floats, at: number): void {
+export function writeFloats(heap: Heap, src: Floats, at: number): void {
   if (src instanceof Float32Array) heap.f32().set(src, at);
   else src.into(heap.f32().subarray(at, at + src.length));
 }
@@ -23,9 +18,6 @@ export function putFloats(heap: Heap, src: Floats): number {
   writeFloats(heap, src, ptr >>> 2);
   return ptr;
 }
-
-/** How linear weights are stored in wasm memory: f32 panels, or int8 per-output-channel (quantised at load). */
-export type WeightFormat = 'f32' | 'int8';
 
 /**
  * Below this much work a GEMM/GEMV runs on one thread. Work is counted in f32 single-row multiply-adds (~8 per ns
@@ -84,29 +76,29 @@ export function guidedPanels(panels: number, threads: number, workPerPanel: numb
 }
 
 /** y = x·Wᵀ + b, W [out, in] as PyTorch stores it, packed once into 8-column panels (f32 or int8). */
-export class Linear {
+export class Linear implements LinearWeights {
   /** Bytes of one packed 8-column panel: threads take whole panels, so each computes its columns exactly as one thread would. */
   private readonly panelBytes: number;
   /** The last parallel step this layer ran, and the arguments it was made for (decoding repeats them every step). */
   private lastStep: EncodedStep | null = null;
   private readonly lastArgs: number[] = [];
-  constructor(readonly heap: Heap, readonly packed: number, readonly inF: number, readonly outF: number,
+  constructor(readonly rt: WasmRuntime, readonly packed: number, readonly inF: number, readonly outF: number,
     readonly format: WeightFormat = 'f32', private readonly scratch = 0, private readonly scratchBytes = 0) {
-    this.panelBytes = format === 'int8' ? heap.k.packed_size_i8(8, inF) : heap.k.packed_size_f32(8, inF) * 4;
+    this.panelBytes = format === 'int8' ? rt.k.packed_size_i8(8, inF) : rt.k.packed_size_f32(8, inF) * 4;
   }
 
   /**
    * Pack one or more [out_i, in] weights (with biases, null = zeros) into a single layer whose outputs are
    * the concatenation: fusing Q/K/V (or K/V) projections makes one GEMM instead of three.
    */
-  static pack(heap: Heap, inF: number, parts: { w: Floats; b: Float32Array | null }[], format: WeightFormat = 'f32'): Linear {
+  static pack(rt: WasmRuntime, inF: number, parts: readonly LinearPart[], format: WeightFormat = 'f32'): Linear {
     const outF = parts.reduce((n, p) => n + p.w.length / inF, 0);
-    const k = heap.k;
+    const { k, heap } = rt;
     const packed = heap.alloc(format === 'int8' ? k.packed_size_i8(outF, inF) : k.packed_size_f32(outF, inF) * 4);
     // int8 scratch, one per thread: 4 int16 activation rows, their scales and 4 x 8 partial sums (those on cache
     // lines of their own: see run), whole 64-byte lines per thread
     const scratchBytes = format === 'int8' ? Math.ceil((8 * (inF + 2) + 16) / 64) * 64 + 128 : 0;
-    const scratch = format === 'int8' ? heap.alloc(scratchBytes * heap.threads) : 0;
+    const scratch = format === 'int8' ? heap.alloc(scratchBytes * rt.threads) : 0;
     const mark = heap.mark();
     const w = heap.alloc(outF * inF * 4), b = heap.alloc(outF * 4);
     let row = 0;
@@ -120,25 +112,25 @@ export class Linear {
     if (format === 'int8') k.quantize_pack_i8_n8(w, b, outF, inF, packed);
     else k.pack_f32_n8(w, b, outF, inF, packed);
     heap.release(mark); // the unpacked f32 copy is scratch: only the packed form stays
-    return new Linear(heap, packed, inF, outF, format, scratch, scratchBytes);
+    return new Linear(rt, packed, inF, outF, format, scratch, scratchBytes);
   }
 
   /** y[rows, outF] (+)= x[rows, inF]·Wᵀ + b; ldx/ldy are row strides in floats. */
   run(x: number, rows: number, y: number, accumulate = false, ldx = this.inF, ldy = this.outF): void {
-    const acc = accumulate ? 1 : 0, pool = this.heap.pool, panels = Math.ceil(this.outF / 8);
+    const acc = accumulate ? 1 : 0, pool = this.rt.pool, panels = Math.ceil(this.outF / 8);
     const work = (rows * this.inF * this.outF) / ((this.format === 'int8' ? 2 : 1) * (rows > 1 ? 2 : 1));
     if (!pool || work < PARALLEL_MIN_MACS || panels < 2) {
-      if (this.format === 'int8') this.heap.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc, this.scratch);
-      else this.heap.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
+      if (this.format === 'int8') this.rt.k.linear_i8(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc, this.scratch);
+      else this.rt.k.linear_f32(x, ldx, this.packed, y, ldy, rows, this.inF, this.outF, acc);
       return;
     }
     // int8: quantise the activation rows once here, as linear_i8 would, instead of once per chunk (decode rows in
     // thread 0's scratch, more rows in a temporary block); each thread's partial sums stay in its own scratch.
-    const k = this.heap.k, inF = this.inF, int8 = this.format === 'int8';
-    const mark = this.heap.mark();
+    const k = this.rt.k, inF = this.inF, int8 = this.format === 'int8';
+    const mark = this.rt.heap.mark();
     // quantize_rows_i16 writes blocks of 4 rows (the last one padded when it holds 2 or 3), then the scales
     const rowBytes = 2 * ((inF + 1) & ~1), blockRows = 4 * Math.ceil(rows / 4);
-    const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.heap.alloc(blockRows * rowBytes + rows * 4);
+    const xq = !int8 ? 0 : rows <= 4 ? this.scratch : this.rt.heap.alloc(blockRows * rowBytes + rows * 4);
     // Partial sums start on a fresh cache line: beside the scales (which every thread reads for each panel) they
     // bounced that line between cores for every panel (4x512x58101 on 2 threads: 1.2-1.5x -> see the commit)
     const xs = xq + blockRows * rowBytes, partial = this.scratch + Math.ceil((4 * rowBytes + 16) / 64) * 64;
@@ -161,7 +153,7 @@ export class Linear {
       }
       return chunks;
     }));
-    this.heap.release(mark);
+    this.rt.heap.release(mark);
   }
 
   /** The encoded step for these arguments: the last one again when they repeat, else a fresh one. */
@@ -176,81 +168,15 @@ export class Linear {
 }
 
 /** LayerNorm (gamma, beta) or RMSNorm (weight only), eps from the config. */
-export class Norm {
-  constructor(readonly heap: Heap, readonly weight: number, readonly bias: number, readonly dim: number, readonly eps: number) {}
+export class Norm implements NormWeights {
+  constructor(readonly rt: WasmRuntime, readonly weight: number, readonly bias: number, readonly dim: number, readonly eps: number) {}
 
-  static layer(heap: Heap, w: Float32Array, b: Float32Array, eps: number): Norm {
-    return new Norm(heap, heap.putF32(w).ptr, heap.putF32(b).ptr, w.length, eps);
-  }
-
-  static rms(heap: Heap, w: Float32Array, eps: number): Norm {
-    return new Norm(heap, heap.putF32(w).ptr, 0, w.length, eps);
+  static load(rt: WasmRuntime, w: Float32Array, b: Float32Array | null, eps: number): Norm {
+    return new Norm(rt, putFloats(rt.heap, w), b ? putFloats(rt.heap, b) : 0, w.length, eps);
   }
 
   run(x: number, rows: number, y = x): void {
-    if (this.bias) this.heap.k.layer_norm_f32(x, this.weight, this.bias, y, rows, this.dim, this.eps);
-    else this.heap.k.rms_norm_f32(x, this.weight, y, rows, this.dim, this.eps);
-  }
-}
-
-/**
- * Element-wise kernels by config name, with their cost per float in the units of PARALLEL_MIN_MACS (measured:
- * relu 0.37, silu 3.1, gelu 7.6 ns per float; gelu_tanh like silu plus a cubic). Every kernel computes each
- * element alone (its tail through the vector formula), so any split gives the bytes of one call.
- */
-const ACTIVATIONS: Record<string, readonly [KernelName, number]> = {
-  relu: ['relu_f32', 3], gelu: ['gelu_f32', 60], gelu_new: ['gelu_tanh_f32', 30], silu: ['silu_f32', 25],
-};
-
-/** Runs an element-wise kernel over n floats, split between the pool's threads when it is worth a step. */
-function elementwise(heap: Heap, cost: number, n: number, one: () => void, part: (i0: number, i1: number) => KernelCall): void {
-  const pool = heap.pool;
-  if (!pool || n * cost < PARALLEL_MIN_MACS) { one(); return; }
-  pool.run(splitRange(n, pool.size, 2 * pool.size, 4).map(([i0, i1]) => ({ call: part(i0, i1) })));
-}
-
-/** The activation kernels by config name (in place over n floats). */
-export function activationKernel(heap: Heap, act: Activation): (x: number, n: number) => void {
-  const entry = Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
-  if (!entry) throw new UnsupportedError(`activation '${String(act)}' has no kernel (have relu, gelu, gelu_new, silu/swish)`);
-  const [name, cost] = entry;
-  const fn = heap.k[name] as (x: number, y: number, n: number) => void;
-  return (x, n) => elementwise(heap, cost, n, () => fn(x, x, n), (i0, i1) => [name, x + i0 * 4, x + i0 * 4, i1 - i0]);
-}
-
-/** A feed-forward block: out (+)= FFN(x), using `hidden` (rows × hiddenPerRow floats) as scratch. */
-export interface FFN {
-  readonly hiddenPerRow: number;
-  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void;
-}
-
-/** out (+)= fc2(act(fc1(x))) */
-export class FeedForward implements FFN {
-  readonly hiddenPerRow: number;
-  constructor(readonly fc1: Linear, readonly fc2: Linear, readonly act: (x: number, n: number) => void) {
-    this.hiddenPerRow = fc1.outF;
-  }
-
-  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void {
-    this.fc1.run(x, rows, hidden);
-    this.act(hidden, rows * this.fc1.outF);
-    this.fc2.run(hidden, rows, out, accumulate);
-  }
-}
-
-/** T5 v1.1 / Flan: out (+)= wo(gelu_tanh(wi_0 x) * wi_1 x) */
-export class GatedFeedForward implements FFN {
-  readonly hiddenPerRow: number;
-  constructor(readonly heap: Heap, readonly wi0: Linear, readonly wi1: Linear, readonly wo: Linear) {
-    this.hiddenPerRow = 2 * wi0.outF;
-  }
-
-  run(x: number, rows: number, out: number, hidden: number, accumulate: boolean): void {
-    const n = rows * this.wi0.outF, up = hidden + n * 4;
-    this.wi0.run(x, rows, hidden);
-    this.wi1.run(x, rows, up);
-    elementwise(this.heap, 30, n, () => this.heap.k.gated_gelu_f32(hidden, up, hidden, n),
-      (i0, i1) => ['gated_gelu_f32', hidden + i0 * 4, up + i0 * 4, hidden + i0 * 4, i1 - i0]);
-    this.wo.run(hidden, rows, out, accumulate);
+    if (this.bias) this.rt.k.layer_norm_f32(x, this.weight, this.bias, y, rows, this.dim, this.eps);
+    else this.rt.k.rms_norm_f32(x, this.weight, y, rows, this.dim, this.eps);
   }
 }

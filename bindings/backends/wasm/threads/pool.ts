@@ -10,8 +10,8 @@
 // threads, so a worker the OS has not scheduled (more busy threads than cores) delays the step by at most the
 // chunk it holds, never a whole share. Hand-off is through a SharedArrayBuffer, not postMessage (~50 µs):
 // workers spin a couple of ms for the next step, then sleep in Atomics.wait.
-import { ThreadError, UnsupportedError } from '../errors.js';
-import { KERNEL_FUNCTIONS, type KernelExports, type KernelName } from '../wasm.js';
+import { ThreadError, UnsupportedError } from '../../../errors.js';
+import { KERNEL_FUNCTIONS, type KernelExports, type KernelName } from '../kernels.js';
 
 /** Most chunks in one step. */
 export const MAX_CHUNKS = 64;

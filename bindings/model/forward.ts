@@ -1,0 +1,249 @@
+// The encoder-decoder Transformer, written once for every family (Marian, BART, mBART, M2M100/NLLB, T5) and every
+// backend (wasm, WebGPU), read top to bottom. The families differ only in the options of ModelWeights (weights.ts):
+// pre- or post-norm, positions, embedding scale and norms, T5's relative bias, the activation, a gated FFN.
+//
+// Shapes (B sentences, S padded source length, R = B × beams decoder rows, D = d_model, A = attention width,
+// F = FFN width, V = output vocabulary, T = the session's longest decoder sequence):
+//   encoder hidden [B·S, D]     cross K|V per layer [B·S, 2A] (K in columns 0..A-1, V in A..2A-1)
+//   decoder hidden [R, D]       self K|V cache per layer [R, T, 2A]      logits [R, V]
+import type { Backend, Buf, EmbeddingSource, NormWeights } from '../backends/backend.js';
+import { InputError } from '../errors.js';
+import type { DecoderSession } from '../generation/types.js';
+import type { FeedForward, ModelWeights, Positions } from './weights.js';
+
+/** Floats of FFN scratch per row: the widest FFN's up (+ gate) outputs. */
+function ffnWidth(w: ModelWeights): number {
+  let f = 0;
+  for (const L of [...w.encLayers, ...w.decLayers]) f = Math.max(f, L.ffn.up.outF * (L.ffn.gate ? 2 : 1));
+  return f;
+}
+
+/** Embeddings × scale (+ positions) (+ layernorm_embedding) of `rows` sequences of `len` tokens (after `past`). */
+function embedTokens(b: Backend, w: ModelWeights, embed: EmbeddingSource, pos: Positions | null, norm: NormWeights | null,
+  tokens: Int32Array, rows: number, len: number, past: number, out: Buf): void {
+  const n = rows * len;
+  b.embed(embed, b.upload(tokens, 'token ids [n]'), n, w.embedScale, out, false); // out [n, D]
+  if (pos) {
+    const ids = new Int32Array(n);
+    for (let r = 0; r < rows; r++) pos.ids(tokens.subarray(r * len, (r + 1) * len), past, ids.subarray(r * len, (r + 1) * len));
+    for (const p of ids) {
+      if (p < 0 || p >= pos.table.rows) throw new InputError(`position ${p} is outside the model's position table (${pos.table.rows} rows): the sequence is too long for this model`);
+    }
+    b.embed({ table: pos.table }, b.upload(ids, 'position ids [n]'), n, 1, out, true); // out += positions
+  }
+  if (norm) b.norm(norm, out, n, out);
+}
+
+/** out[rows, D] (+)= FFN(src[rows, D]), with hidden [rows, F] (or [rows, 2F] gated) as scratch. */
+function feedForward(b: Backend, f: FeedForward, src: Buf, rows: number, out: Buf, hidden: Buf): void {
+  const n = rows * f.up.outF;
+  b.linear(f.up, src, 0, rows, hidden, 0, false); // hidden[0, n) = up(x)           [rows, F]
+  if (f.gate) {
+    b.linear(f.gate, src, 0, rows, hidden, n, false); // hidden[n, 2n) = gate(x)      [rows, F]
+    b.activation(f.act, hidden, 0, n, n); // hidden[0, n) = act(up) · gate
+  } else {
+    b.activation(f.act, hidden, 0, n);
+  }
+  b.linear(f.down, hidden, 0, rows, out, 0, true); // out += down(hidden)              [rows, D]
+}
+
+/** A residual block: h += f(norm(h)) (pre-norm) or h = norm(h + f(h)) (post-norm); x [rows, D] is scratch. */
+function residual(b: Backend, preNorm: boolean, norm: NormWeights, h: Buf, x: Buf, rows: number, f: (src: Buf) => void): void {
+  if (preNorm) {
+    b.norm(norm, h, rows, x);
+    f(x);
+  } else {
+    f(h);
+    b.norm(norm, h, rows, h);
+  }
+}
+
+/**
+ * The encoder over ids [B, S] with key mask [B, S] (1 = token): returns hidden [B·S, D] and the mask as uploaded,
+ * both allocated at the caller's level of the backend's memory (scratch is released).
+ */
+export function encode(b: Backend, w: ModelWeights, ids: Int32Array, mask: Uint8Array, B: number, S: number): { hidden: Buf; mask: Buf } {
+  const D = w.d, A = w.attnWidth, H = w.encHeads, hd = A / H, n = B * S;
+  const h = b.alloc(n * D, 'encoder hidden [B·S, D]');
+  const maskBuf = b.upload(mask, 'key mask [B, S]');
+  const mark = b.mark();
+  const x = b.alloc(n * D, 'normed [B·S, D]');
+  const qkv = b.alloc(n * 3 * A, 'q|k|v [B·S, 3A]');
+  const ctx = b.alloc(n * A, 'attention context [B·S, A]');
+  const hidden = b.alloc(n * ffnWidth(w), 'ffn hidden [B·S, F]');
+  const bias = w.relBias ? b.upload(w.relBias.encoder(S), 'relative bias [H, S, S]') : null;
+  embedTokens(b, w, w.encEmbed, w.encPositions, w.encEmbedNorm, ids, B, S, 0, h);
+  for (const L of w.encLayers) {
+    residual(b, w.preNorm, L.selfNorm, h, x, n, (src) => {
+      b.linear(L.self.qkv, src, 0, n, qkv, 0, false); // qkv [B·S, 3A]
+      b.attention({ // each sentence's queries against its own keys, padding masked
+        q: qkv, qOff: 0, qStride: 3 * A, qGroup: S * 3 * A,
+        kv: qkv, kOff: A, vOff: 2 * A, kvStride: 3 * A, kvGroup: S * 3 * A, kvDiv: 1,
+        out: ctx, outOff: 0, outStride: A, outGroup: S * A,
+        groups: B, tq: S, tk: S, heads: H, hd, scale: w.scaleAttention ? hd ** -0.5 : 1,
+        mask: maskBuf, maskOff: 0, maskGroup: S, causal: -1, bias,
+      }); // ctx [B·S, A]
+      b.linear(L.self.out, ctx, 0, n, h, 0, true); // h += attention [B·S, D]
+    });
+    residual(b, w.preNorm, L.ffnNorm, h, x, n, (src) => feedForward(b, L.ffn, src, n, h, hidden)); // h += ffn
+  }
+  if (w.encFinalNorm) b.norm(w.encFinalNorm, h, n, h);
+  b.release(mark);
+  return { hidden: h, mask: maskBuf };
+}
+
+/** Candidates the beam ranking keeps per decoder row: transformers asks for max(2, 1 + #eos) per beam (≤ 8 eos). */
+const TOPK_PER_ROW = 9;
+
+/**
+ * Incremental decoding of R = B × beams rows against one encoded batch: the encoder runs and each decoder layer's
+ * cross-attention K|V is computed once, here; then one step() per token. Every buffer is allocated here, at the
+ * caller's level of the backend's memory, and lives until the caller releases it.
+ */
+export class DecoderSessionImpl implements DecoderSession {
+  readonly vocabSize: number;
+  private t = 0; // tokens fed so far (= self-attention cache length)
+  private readonly rows: number;
+  private readonly h: Buf; private readonly x: Buf; private readonly qkv: Buf; private readonly q: Buf;
+  private readonly ctx: Buf; private readonly hidden: Buf; private readonly logits: Buf; private readonly saved: Buf;
+  private readonly encMask: Buf;
+  private readonly crossKV: Buf[] = [];
+  private readonly cache: Buf[] = [];
+  /** Ranked candidates: scores [B, k] then ids [B, k] (k ≤ TOPK_PER_ROW · beams); the chosen ids [R] of stepArgmax. */
+  private readonly top: Buf; private readonly chosen: Buf;
+
+  constructor(private readonly b: Backend, private readonly w: ModelWeights, ids: Int32Array, mask: Uint8Array,
+    private readonly B: number, private readonly S: number, private readonly beams: number, private readonly maxLen: number) {
+    const D = w.d, A = w.attnWidth, R = B * beams;
+    this.rows = R;
+    this.vocabSize = w.vocabOut;
+    const enc = encode(b, w, ids, mask, B, S);
+    this.encMask = enc.mask;
+    // cross-attention K|V once per input sentence (not per beam)
+    for (const L of w.decLayers) {
+      const kv = b.alloc(B * S * 2 * A, 'cross K|V [B·S, 2A]');
+      b.linear(L.cross.kv, enc.hidden, 0, B * S, kv, 0, false);
+      this.crossKV.push(kv);
+    }
+    for (let l = 0; l < w.decLayers.length; l++) this.cache.push(b.alloc(R * maxLen * 2 * A, 'self K|V cache [R, T, 2A]'));
+    this.saved = b.alloc(R * maxLen * 2 * A, 'reorder staging [R, T, 2A]');
+    this.h = b.alloc(R * D, 'decoder hidden [R, D]');
+    this.x = b.alloc(R * D, 'normed [R, D]');
+    this.qkv = b.alloc(R * 3 * A, 'q|k|v [R, 3A]');
+    this.q = b.alloc(R * A, 'cross q [R, A]');
+    this.ctx = b.alloc(R * A, 'attention context [R, A]');
+    this.hidden = b.alloc(R * ffnWidth(w), 'ffn hidden [R, F]');
+    this.logits = b.alloc(R * w.vocabOut, 'logits [R, V]');
+    this.top = b.alloc(2 * R * TOPK_PER_ROW, 'top-k scores [B, k] | ids [B, k]');
+    this.chosen = b.alloc(R, 'argmax ids [R]');
+  }
+
+  get length(): number { return this.t; }
+
+  /** One decoder step for one token per row; the logits [R, V] end up in this.logits. */
+  private forward(tokens: Int32Array): void {
+    const { b, w, rows: R, maxLen: T, S } = this;
+    const D = w.d, A = w.attnWidth, H = w.decHeads, hd = A / H, scale = w.scaleAttention ? hd ** -0.5 : 1, t = this.t;
+    if (tokens.length !== R) throw new InputError(`step() got ${tokens.length} tokens for ${R} decoder rows`);
+    if (t >= T) throw new InputError(`decoder length ${t + 1} exceeds the ${T} this session was sized for`);
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= w.vocabOut) throw new InputError(`decoder token id ${id} is outside the vocabulary [0, ${w.vocabOut})`);
+    }
+    const { h, x, qkv, q, ctx } = this;
+    embedTokens(b, w, w.decEmbed, w.decPositions, w.decEmbedNorm, tokens, R, 1, t, h); // h [R, D]
+    const bias = w.relBias ? b.upload(w.relBias.decoderStep(t), 'relative bias [H, 1, t+1]') : null;
+    for (let l = 0; l < w.decLayers.length; l++) {
+      const L = w.decLayers[l], cache = this.cache[l];
+      // self-attention: this step's K|V appended to the cache, the query attends over positions 0..t
+      residual(b, w.preNorm, L.selfNorm, h, x, R, (src) => {
+        b.linear(L.self.qkv, src, 0, R, qkv, 0, false); // qkv [R, 3A]
+        b.copyRows(qkv, A, 3 * A, cache, t * 2 * A, T * 2 * A, R, 2 * A); // cache[r, t] = K|V of row r
+        b.attention({
+          q: qkv, qOff: 0, qStride: 3 * A, qGroup: 3 * A,
+          kv: cache, kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: T * 2 * A, kvDiv: 1,
+          out: ctx, outOff: 0, outStride: A, outGroup: A,
+          groups: R, tq: 1, tk: t + 1, heads: H, hd, scale, mask: null, maskOff: 0, maskGroup: 0, causal: -1, bias,
+        }); // ctx [R, A]
+        b.linear(L.self.out, ctx, 0, R, h, 0, true); // h += self-attention
+      });
+      // cross-attention: row r reads its sentence's K|V (r / beams), with that sentence's padding mask
+      residual(b, w.preNorm, L.crossNorm, h, x, R, (src) => {
+        b.linear(L.cross.q, src, 0, R, q, 0, false); // q [R, A]
+        b.attention({
+          q, qOff: 0, qStride: A, qGroup: A,
+          kv: this.crossKV[l], kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: S * 2 * A, kvDiv: this.beams,
+          out: ctx, outOff: 0, outStride: A, outGroup: A,
+          groups: R, tq: 1, tk: S, heads: H, hd, scale, mask: this.encMask, maskOff: 0, maskGroup: S, causal: -1, bias: null,
+        }); // ctx [R, A]
+        b.linear(L.cross.out, ctx, 0, R, h, 0, true); // h += cross-attention
+      });
+      residual(b, w.preNorm, L.ffnNorm, h, x, R, (src) => feedForward(b, L.ffn, src, R, h, this.hidden)); // h += ffn
+    }
+    if (w.decFinalNorm) b.norm(w.decFinalNorm, h, R, h);
+    if (w.lmScale !== 1) b.scale(h, R * D, w.lmScale);
+    b.linear(w.lmHead, h, 0, R, this.logits, 0, false); // logits [R, V]
+    this.t++;
+  }
+
+  /** Runs `fn` after one forward step inside a mark, so the step's uploads are freed with it. */
+  private stepThen<T>(tokens: Int32Array, fn: () => T): T {
+    const mark = this.b.mark();
+    try {
+      this.forward(tokens);
+      return fn();
+    } finally {
+      this.b.release(mark);
+    }
+  }
+
+  step(tokens: Int32Array): Float32Array | Promise<Float32Array> {
+    return this.stepThen(tokens, () => this.b.read(this.logits, 0, this.rows * this.vocabSize));
+  }
+
+  stepArgmax(tokens: Int32Array): Int32Array | Promise<Int32Array> {
+    return this.stepThen(tokens, () => {
+      this.b.argmax(this.logits, this.rows, this.vocabSize, this.chosen);
+      return this.b.readInts(this.chosen, 0, this.rows);
+    });
+  }
+
+  stepTopK(tokens: Int32Array, beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }> | { scores: Float32Array; indices: Int32Array } | null {
+    if (k > this.b.limits.maxTopK || k > TOPK_PER_ROW * this.beams) return null;
+    return this.stepThen(tokens, () => {
+      this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
+      return this.rank(beamScores, k);
+    });
+  }
+
+  logSoftmax(): Float32Array | null {
+    if (!this.b.sharedMemory) return null;
+    this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
+    return this.b.read(this.logits, 0, this.rows * this.vocabSize) as Float32Array;
+  }
+
+  rankRows(beamScores: Float32Array, k: number): { scores: Float32Array; indices: Int32Array } | null {
+    if (!this.b.sharedMemory || k > TOPK_PER_ROW * this.beams) return null;
+    const mark = this.b.mark();
+    try {
+      return this.rank(beamScores, k) as { scores: Float32Array; indices: Int32Array };
+    } finally {
+      this.b.release(mark);
+    }
+  }
+
+  /** Each sentence's k best of fround(logits[row] + beamScores[row]) over its beams' rows: [B, k] each. */
+  private rank(beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }> | { scores: Float32Array; indices: Int32Array } {
+    const { b, B } = this, n = B * k;
+    b.topK(this.logits, b.upload(beamScores, 'beam scores [R]'), B, this.beams, this.vocabSize, k, this.top);
+    const split = (f: Float32Array) => ({ scores: f.slice(0, n), indices: new Int32Array(f.buffer, f.byteOffset + n * 4, n).slice() });
+    const out = b.read(this.top, 0, 2 * n);
+    return out instanceof Float32Array ? split(out) : out.then(split);
+  }
+
+  /** Row r of every self-attention cache becomes old row index[r] (transformers' _reorder_cache). */
+  reorder(index: Int32Array): void {
+    const R = this.rows, A = this.w.attnWidth;
+    if (index.length !== R) throw new InputError(`reorder() got ${index.length} indices for ${R} rows`);
+    for (const cache of this.cache) this.b.reorderRows(cache, this.maxLen * 2 * A, this.t * 2 * A, index, this.saved);
+  }
+}
