@@ -1,6 +1,7 @@
 // Command-line entry: `wasm-seq2seq <command> [options]`. Each command is a small function over the library.
 import { hasRelaxedSimd, hasWasmSimd, loadKernels } from './backends/wasm/kernels.js';
 import { Seq2SeqError } from './errors.js';
+import { convertCommand } from './cli/convert.js';
 import { generateCommand } from './cli/generate.js';
 import { phonemizeCommand } from './cli/phonemize.js';
 
@@ -14,6 +15,10 @@ const commands: Record<string, { run: Command; help: string }> = {
   generate: {
     help: 'run a Hugging Face seq2seq checkpoint on token ids (greedy or beam search, transformers semantics)',
     run: generateCommand,
+  },
+  convert: {
+    help: 'shrink a model folder for shipping: model.safetensors as f16, or linear weights as int8 (--to f16|int8 SRC OUT)',
+    run: convertCommand,
   },
   info: {
     help: 'show the runtime: WebAssembly SIMD support, kernels loaded, memory',

@@ -51,6 +51,10 @@ describe('wasm-seq2seq generate', () => {
       [['generate', '--input-ids', '[[1]]'], /--model is required/],
       [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--bogus'], /Unknown option '--bogus'/],
       [['frobnicate'], /unknown command 'frobnicate'/],
+      [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--quantize', 'int4'], /quantize must be 'int8' or 'none'/],
+      [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--backend', 'cuda'], /backend must be 'wasm', 'webgpu' or 'auto'/],
+      [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--threads', 'many'], /--threads must be an integer/],
+      [['convert', '--to', 'f8', fixtureDir(name), '/tmp/never'], /--to must be f16 or int8/],
     ];
     for (const [args, re] of cases) {
       const r = await cli(args);
@@ -69,5 +73,47 @@ describe('wasm-seq2seq generate', () => {
     expect(JSON.parse(r.stdout).text).toEqual(want.text);
     const plain = await cli(['generate', '--model', dir, '--num-beams', '1', '--max-new-tokens', '6', 'of the']);
     expect(plain.stdout.trim()).toBe((await model.generate('of the', { maxNewTokens: 6 })).text![0].trim());
+  });
+});
+
+describe('wasm-seq2seq generate: --quantize, --threads, --backend as the API takes them', () => {
+  const name = 'marian_tiny';
+  const g = golden(name);
+  const args = ['generate', '--model', fixtureDir(name), '--input-ids', JSON.stringify(g.inputs.input_ids),
+    '--attention-mask', JSON.stringify(g.inputs.attention_mask), '--num-beams', '4', '--max-new-tokens', '12', '--json'];
+
+  it('the same output as loadModel with the same options', async () => {
+    for (const [flags, options] of [
+      [['--quantize', 'int8'], { quantize: 'int8' }], [['--threads', '2'], { threads: 2 }], [['--backend', 'auto', '--threads', '1'], { backend: 'auto', threads: 1 }],
+    ] as const) {
+      const r = await cli([...args, ...flags]);
+      expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(0); // (Dawn may log to stderr while it looks for an adapter)
+      const model = await loadModel(fixtureDir(name), { ...options, tokenizer: false });
+      const want = await model.generate(g.inputs.input_ids, { attentionMask: g.inputs.attention_mask, numBeams: 4, maxNewTokens: 12 });
+      model.dispose();
+      expect(JSON.parse(r.stdout), flags.join(' ')).toEqual({ sequences: want.sequences, scores: want.scores });
+    }
+  });
+});
+
+describe('wasm-seq2seq convert', () => {
+  it('--to int8 and --to f16 write a folder that loads and generates as the original does (quantised / rounded)', async () => {
+    const { mkdtempSync, readdirSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const src = fixtureDir('bart_tiny'), g = golden('bart_tiny');
+    const o = { attentionMask: g.inputs.attention_mask, numBeams: 4, maxNewTokens: 12 };
+    for (const to of ['int8', 'f16'] as const) {
+      const out = join(mkdtempSync(join(tmpdir(), 'convert-')), to);
+      const r = await cli(['convert', '--to', to, src, out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(readdirSync(src).sort());
+      expect(statSync(join(out, 'model.safetensors')).size).toBeLessThan(statSync(join(src, 'model.safetensors')).size * (to === 'int8' ? 0.5 : 0.6));
+      const converted = await loadModel(out, { tokenizer: false });
+      const reference = await loadModel(src, { tokenizer: false, quantize: to === 'int8' ? 'int8' : 'none' });
+      const [a, b] = [await converted.generate(g.inputs.input_ids, o), await reference.generate(g.inputs.input_ids, o)];
+      expect(a.sequences).toEqual(b.sequences);
+      expect(maxAbsDiff(a.scores!, b.scores!)).toBeLessThan(to === 'int8' ? 1e-5 : 1e-2);
+    }
   });
 });

@@ -20,6 +20,9 @@ export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-i
   --repetition-penalty X       --no-repeat-ngram-size N
   --decoder-start-token-id N   --forced-bos-token-id N   --forced-eos-token-id N
   --src-lang CODE --tgt-lang CODE   text input to NLLB / M2M100 / mBART (e.g. eng_Latn fra_Latn)
+  --quantize int8|none         int8: quantise the linear layers at load (default: as the weights are stored)
+  --threads N|auto             kernel threads (default auto: up to 4 for models of 8M+ parameters)
+  --backend wasm|webgpu|auto   where it runs (default wasm; auto = WebGPU when an adapter exists)
   --stream                     greedy: print each step's tokens as they are generated
   --json                       print {"sequences": [[...]], "scores": [...] | null} (+ "text" for text input)
   --timing                     print load and generation times to stderr`;
@@ -33,6 +36,7 @@ const OPTIONS = {
   'repetition-penalty': { type: 'string' }, 'no-repeat-ngram-size': { type: 'string' },
   'decoder-start-token-id': { type: 'string' }, 'forced-bos-token-id': { type: 'string' }, 'forced-eos-token-id': { type: 'string' },
   'src-lang': { type: 'string' }, 'tgt-lang': { type: 'string' },
+  quantize: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' },
   stream: { type: 'boolean' }, json: { type: 'boolean' }, timing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -41,6 +45,11 @@ function int(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InputError(`--${name} must be an integer, got '${v}'`);
   return n;
+}
+
+/** --threads: a count or 'auto'. */
+function threads(v: string | undefined): number | 'auto' | undefined {
+  return v === undefined || v === 'auto' ? v : int('threads', v);
 }
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -87,7 +96,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   try {
     const t0 = performance.now();
-    const model = await loadModel(values.model);
+    const model = await loadModel(values.model, {
+      quantize: values.quantize as 'int8' | 'none' | undefined,
+      threads: threads(values.threads),
+      backend: values.backend as 'wasm' | 'webgpu' | 'auto' | undefined,
+    });
     const t1 = performance.now();
     const opts: ModelGenerateOptions = {
       attentionMask: rows('attention-mask', values['attention-mask']),
@@ -131,7 +144,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     } else {
       out.sequences.forEach((s, i) => console.log(`${out.scores ? `${out.scores[i].toFixed(5)}\t` : ''}${s.join(' ')}`));
     }
-    if (values.timing) console.error(`load ${(t1 - t0).toFixed(1)} ms, generate ${(t2 - t1).toFixed(1)} ms`);
+    if (values.timing) console.error(`load ${(t1 - t0).toFixed(1)} ms, generate ${(t2 - t1).toFixed(1)} ms on ${model.backendNote}`);
+    model.dispose();
     return 0;
   } finally {
     process.off('SIGINT', onSigint);

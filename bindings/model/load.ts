@@ -34,7 +34,7 @@ export interface LoadModelOptions extends LoadOptions, ThreadOptions {
   tokenizer?: boolean;
   /** 'int8': quantise every linear layer (and the output head) per output channel at load: ~4x less memory
    *  and weight traffic per decode step; embeddings and norms stay f32. 'none': f32 kernels. Default: 'int8' for
-   *  weights stored as int8 (tools/convert-weights.mjs --to int8), else 'none'. */
+   *  weights stored as int8 (`wasm-seq2seq convert --to int8`), else 'none'. */
   quantize?: 'int8' | 'none';
   /** 'wasm' (default): the SIMD kernels. 'webgpu': the WGSL kernels; UnsupportedError naming what is missing when
    *  there is no adapter (or the weights are int8). 'auto': WebGPU when an adapter exists, else wasm, never an

@@ -1,7 +1,7 @@
 // Pre-quantised int8 weights in a safetensors file: a linear weight W [out, in] stored as I8 beside its per-output-
 // channel scale `W_scale` ([out] or [out, 1], any float dtype), W ≈ q · scale — the symmetric layout of
 // compressed-tensors (`<name>.weight` + `<name>.weight_scale`). Such a file is a quarter of the f32 size, which is
-// what lets the default model fit a Cloudflare Worker's 3 MB limit. `tools/convert-weights.mjs --to int8` writes it with the
+// what lets the default model fit a Cloudflare Worker's 3 MB limit. `wasm-seq2seq convert --to int8` writes it with the
 // same rule as the load-time quantiser (scale = max|row| / 127, round half to even), so loading it with int8
 // kernels reproduces exactly the integers `loadModel(src, { quantize: 'int8' })` makes from the f32 original.
 //

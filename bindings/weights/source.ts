@@ -4,6 +4,7 @@
 
 import { parseConfig, type ModelConfig } from '../config.js';
 import { AbortedError, ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
+import { hasNodeApis } from '../platform.js';
 import { dequantizingStore } from './int8.js';
 import { headerLength, mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
 
@@ -268,12 +269,10 @@ export function memorySource(files: InMemoryFiles): ModelSource {
   };
 }
 
-const isNode = () => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
 /** Strings are URLs when they start with http(s):// or blob:, folders otherwise (URLs anywhere but Node). */
 export function toModelSource(input: SourceInput): ModelSource {
   if (typeof input === 'string') {
-    return /^(https?:\/\/|blob:)/i.test(input) || !isNode() ? urlSource(input) : folderSource(input);
+    return /^(https?:\/\/|blob:)/i.test(input) || !hasNodeApis() ? urlSource(input) : folderSource(input);
   }
   if (input instanceof URL) return input.protocol === 'file:' ? folderSource(input) : urlSource(input);
   const maybe = input as Partial<ModelSource>;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildWorker, FREE_PLAN_LIMIT } from '../../tools/runtimes/build-worker.mjs';
-import { convertModelDir } from '../../tools/convert-weights.mjs';
+import { convertModelDir } from '../../dist/bindings/cli/convert.js';
 import { ROOT, snapshotModel, nodePhonemes, record, round } from './helpers.mjs';
 
 const WORKERD = join(ROOT, 'node_modules/.bin/workerd');

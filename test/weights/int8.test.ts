@@ -1,4 +1,4 @@
-// Weights stored as int8 (tools/convert-weights.mjs --to int8: I8 + per-row `_scale`): loading such a file must
+// Weights stored as int8 (`wasm-seq2seq convert --to int8`: I8 + per-row `_scale`): loading such a file must
 // give the same model as quantising the f32 original at load, for every family; malformed files get clear errors.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -6,8 +6,7 @@ import { loadModel } from '../../bindings/model/load.js';
 import { UnsupportedError, WeightsError } from '../../bindings/errors.js';
 import { dequantizingStore } from '../../bindings/weights/int8.js';
 import { SafeTensors } from '../../bindings/weights/safetensors.js';
-// @ts-expect-error: a plain .mjs tool without declarations
-import { quantizeRowsInt8, safetensorsToInt8 } from '../../tools/convert-weights.mjs';
+import { quantizeRowsInt8, safetensorsToInt8 } from '../../bindings/weights/convert.js';
 import { fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 import { readRaw, writeRaw } from '../helpers/safetensors.js';
 

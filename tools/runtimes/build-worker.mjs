@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { rollup } from 'rollup';
 import terser from '@rollup/plugin-terser';
 import { noNodeBuiltins } from './rollup-plugins.mjs';
-import { convertModelDir } from '../convert-weights.mjs';
+import { convertModelDir } from '../../dist/bindings/cli/convert.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const WORKER_MODEL_FILES = ['config.json', 'generation_config.json', 'vocab.json', 'model.safetensors'];

@@ -13,6 +13,7 @@
 //   (nothing)               the kernels.wasm shipped beside this file
 import { DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL, DEFAULT_THREADED_WASM_URL, DEFAULT_WASM_URL } from '../../assets.js';
 import { InputError, UnsupportedError, WasmLoadError } from '../../errors.js';
+import { hasNodeApis } from '../../platform.js';
 
 // Every kernel the library calls, with its signature: the one list (the wasm is checked against it at load, and
 // the thread pool numbers kernels by their place in it). Pointers are byte offsets into the module's memory.
@@ -121,7 +122,7 @@ type FetchableSource = URL | string | ArrayBuffer | ArrayBufferView | Response |
 async function compileFrom(source: FetchableSource): Promise<WebAssembly.Module> {
   if (source instanceof URL || (typeof source === 'string' && isUrlString(source))) {
     const url = source instanceof URL ? source : new URL(source);
-    if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
+    if (url.protocol === 'file:' && hasNodeApis()) {
       return WebAssembly.compile((await readFileBytes(url)) as Uint8Array<ArrayBuffer>);
     }
     return compileFrom(fetch(url));

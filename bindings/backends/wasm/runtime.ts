@@ -7,6 +7,7 @@
 // silently. A number asks for exactly that many; an impossible request is an UnsupportedError. Results do not
 // depend on the thread count (see pool.ts).
 import { InputError, UnsupportedError } from '../../errors.js';
+import { isDeno, isNodeJs } from '../../platform.js';
 import { Heap } from './heap.js';
 import { checkSimdLevel, defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type KernelExports, type SimdLevel, type WasmSource } from './kernels.js';
 import { canShareMemory, hardwareThreads, ThreadPool } from './threads/pool.js';
@@ -43,8 +44,6 @@ export interface ThreadOptions {
 
 export const MAX_AUTO_THREADS = 4;
 
-const isNode = () => typeof process !== 'undefined' && !!process.versions?.node && !(globalThis as { Deno?: unknown }).Deno;
-
 /** Why threads cannot run here, or null when they can. */
 export function threadsUnavailable(): string | null {
   if (!canShareMemory()) {
@@ -52,7 +51,7 @@ export function threadsUnavailable(): string | null {
       ? 'this runtime has no SharedArrayBuffer'
       : 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)';
   }
-  if (!isNode() && typeof Worker === 'undefined') return 'this runtime has no Worker (e.g. Cloudflare Workers)';
+  if (!isNodeJs() && typeof Worker === 'undefined') return 'this runtime has no Worker (e.g. Cloudflare Workers)';
   return null;
 }
 
@@ -68,7 +67,7 @@ async function threadCount(o: ThreadOptions, params: number): Promise<number> {
     if (params < AUTO_THREADS_MIN_PARAMS) return 1;
     if (threadsUnavailable() || (o.wasm !== undefined && o.wasmThreads === undefined)) return 1;
     // Deno cannot unref a Web Worker: a script would never exit without model.dispose(), so threads are opt-in there
-    if ((globalThis as { Deno?: unknown }).Deno) return 1;
+    if (isDeno()) return 1;
     return Math.max(1, Math.min(MAX_AUTO_THREADS, await hardwareThreads()));
   }
   if (!Number.isInteger(t) || t < 1 || t > 64) throw new InputError(`threads must be 'auto' or an integer 1..64, got ${String(t)}`);

@@ -3,6 +3,7 @@
 // Absence is never an exception here: callers get null plus the reason, and decide (backend 'auto' falls back to
 // wasm with that reason as its note; backend 'webgpu' throws UnsupportedError naming it).
 
+import { hasNodeApis } from '../../platform.js';
 import type { GpuLike } from './types.js';
 export type { GpuLike } from './types.js';
 
@@ -26,8 +27,7 @@ let dawnFailure = '';
 
 async function nodeGpu(): Promise<GpuLike | null> {
   dawnGpu ??= (async () => {
-    const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
-    if (!isNode) { dawnFailure = 'navigator.gpu is missing (this runtime has no WebGPU)'; return null; }
+    if (!hasNodeApis()) { dawnFailure = 'navigator.gpu is missing (this runtime has no WebGPU)'; return null; }
     try {
       // a variable specifier: bundlers must not pull Dawn's native addon into the web builds
       const name = 'webgpu';

@@ -11,6 +11,7 @@
 // chunk it holds, never a whole share. Hand-off is through a SharedArrayBuffer, not postMessage (~50 µs):
 // workers spin a couple of ms for the next step, then sleep in Atomics.wait.
 import { ThreadError, UnsupportedError } from '../../../errors.js';
+import { isNodeJs } from '../../../platform.js';
 import { KERNEL_FUNCTIONS, type KernelExports, type KernelName } from '../kernels.js';
 
 /** Most chunks in one step. */
@@ -134,9 +135,8 @@ function blockingAllowed(): boolean {
 }
 
 async function spawnWorker(): Promise<WorkerHandle> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node && !(globalThis as { Deno?: unknown }).Deno;
   // Node-only module (*.node.js): browser/edge bundles replace this import by a rejection
-  if (isNode) return (await import('./spawn.node.js')).spawnNodeWorker(WORKER_SOURCE);
+  if (isNodeJs()) return (await import('./spawn.node.js')).spawnNodeWorker(WORKER_SOURCE);
   if (typeof Worker === 'undefined' || typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') {
     throw new UnsupportedError('threads need Web Workers (Worker, Blob URLs) or Node worker_threads in this runtime');
   }

@@ -1,0 +1,16 @@
+// Which JavaScript runtime this is, decided in one place. Deno answers to `process.versions.node` too (its Node
+// compatibility layer): code that needs Node's own behaviour (worker_threads, Dawn) asks isNodeJs().
+
+/** Node's APIs are there (`node:fs`, ...): Node, or Deno's compatibility layer. */
+export function hasNodeApis(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+export function isDeno(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+}
+
+/** Node.js itself (not Deno). */
+export function isNodeJs(): boolean {
+  return hasNodeApis() && !isDeno();
+}
