@@ -13,6 +13,7 @@
 //      after both modules have finished loading. Every other static import/export-from counts.
 //      Python: every `import x` / `from x import …` counts, also the deferred ones inside functions (a cycle
 //      that only works because an import was pushed into a function body is what this catches).
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import ts from 'typescript';
@@ -203,6 +204,21 @@ describe('the repository stands alone', () => {
     ]);
     const found = offenders([...fake.keys()], (f) => fake.get(f)!, (f) => f.startsWith('bindings/'));
     expect(found.map((l) => l.split(' refers')[0])).toEqual(['tools/a.py:1', 'test/b.ts:1', 'bindings/c.ts:2', 'tools/g.py:1', 'tools/d.py:1']);
+  });
+});
+
+describe('the npm package', () => {
+  it('ships the model, not its training record or the data splits (npm pack --dry-run)', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const paths: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+    expect(paths).toContain('package.json');
+    // the model folder: exactly what the runtime reads (plus the dictionary's license) and the model card
+    expect(paths.filter((p) => p.startsWith('weights/')).sort()).toEqual([
+      'weights/README.md', 'weights/g2p-en/CMUDICT-COPYING', 'weights/g2p-en/config.json',
+      'weights/g2p-en/generation_config.json', 'weights/g2p-en/lexicon.tsv.gz', 'weights/g2p-en/model.safetensors',
+      'weights/g2p-en/vocab.json',
+    ]);
+    expect(paths.filter((p) => /\.tsv$|train_state|reference_sample|metrics\.json|^(test|tools|bench)\//.test(p))).toEqual([]);
   });
 });
 

@@ -132,7 +132,7 @@ def check_model_dir(model_dir, n_words=8):
     W = ref.read_safetensors(os.path.join(model_dir, "model.safetensors"))
     npm = ref.build_model(cfg, W)
     m, _, g = marian.load_hf(model_dir)
-    words = sorted(data.read_split_tsv(os.path.join(model_dir, "test.tsv")))[::997][:n_words]
+    words = sorted(data.read_split_tsv(os.path.join(data.run_dir(model_dir), "test.tsv")))[::997][:n_words]
     ok, err = True, 0.0
     for w in words:
         ids = data.encode_word(w)
