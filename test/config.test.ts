@@ -85,7 +85,7 @@ describe('fixtures (config.json + generation_config.json written by transformers
   });
 
   it('a real opus-mt config (legacy BART-style keys, no generation_config.json)', () => {
-    const c = bart(parseConfig(JSON.parse(readFileSync('/work/shared/data/opus-mt-en-mg/config.json', 'utf8'))));
+    const c = bart(parseConfig(readJson('./fixtures/tokenizers/opus-mt-en-mg/config.json')));
     expect(c).toMatchObject({ model_type: 'marian', d_model: 512, encoder_layers: 6, decoder_layers: 6,
       encoder_attention_heads: 8, decoder_attention_heads: 8, encoder_ffn_dim: 2048, decoder_ffn_dim: 2048,
       vocab_size: 54688, decoder_vocab_size: 54688, max_position_embeddings: 512, scale_embedding: true,

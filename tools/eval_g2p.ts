@@ -1,17 +1,28 @@
 // G2P evaluation with OUR runtime (not PyTorch): the held-out test split through the TypeScript phonemizer,
-// greedy and beam search, WER / PER / words per second; and, when weights/g2p-en/reference_sample.json exists,
+// greedy and beam search, WER / PER / words per second; and, when the run folder has reference_sample.json,
 // whether our outputs equal the PyTorch model's on that sample.
-//   npm run eval:g2p [-- --model DIR] [--limit N] [--beams 1,4] [--int8] [--json]
+//   npm run eval:g2p [-- --model DIR] [--run-dir DIR] [--limit N] [--beams 1,4] [--int8] [--json]
+// The run folder holds test.tsv and reference_sample.json, which are not part of the model (nor of the npm
+// package): tools/g2p/runs/g2p-en for the shipped model, the --model folder itself for another export.
 // Metrics: tools/g2p_metrics.ts (the definitions of tools/g2p/metrics.py).
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Phonemizer, defaultG2PModelDir } from '../bindings/g2p/phonemizer.js';
 import { scoreSplit, withoutStress } from './g2p_metrics.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, int8: { type: 'boolean' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, 'run-dir': { type: 'string' }, limit: { type: 'string' }, beams: { type: 'string' }, int8: { type: 'boolean' }, json: { type: 'boolean' } } });
 const loadOpts = values.int8 ? { quantize: 'int8' as const } : {};
 const dir = values.model ?? (await defaultG2PModelDir());
-const split = readFileSync(`${dir}/test.tsv`, 'utf8').trim().split('\n').map((l) => {
+/** tools/g2p/runs/g2p-en, seen from tools/ (tsx) or from dist/tools/ (the build `npm run eval:g2p` runs). */
+function shippedRunDir(): string {
+  const found = ['g2p/runs/g2p-en/', '../../tools/g2p/runs/g2p-en/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((d) => existsSync(`${d}test.tsv`));
+  if (!found) throw new Error('tools/g2p/runs/g2p-en/test.tsv not found; pass --run-dir DIR');
+  return found;
+}
+const runDir = values['run-dir'] ?? (values.model ? dir : shippedRunDir());
+const split = readFileSync(`${runDir}/test.tsv`, 'utf8').trim().split('\n').map((l) => {
   const [w, prons] = l.split('\t');
   return { word: w, refs: prons.split(' | ').map((p) => p.split(' ')) };
 });
@@ -31,7 +42,7 @@ for (const beams of (values.beams ?? '1,4').split(',').map(Number)) {
 }
 
 let agreement: Record<string, unknown> | null = null;
-const sampleFile = `${dir}/reference_sample.json`;
+const sampleFile = `${runDir}/reference_sample.json`;
 if (existsSync(sampleFile)) {
   // {greedy?: {word: phonemes[]}, beam4?: {...}} written by tools/g2p/reference_outputs.py from the PyTorch model
   const sample = JSON.parse(readFileSync(sampleFile, 'utf8'));

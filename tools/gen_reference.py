@@ -12,10 +12,10 @@ Writes two files that test/generation/*.test.ts compare the TypeScript against:
                                    is checked against real transformers output without a model.
 
 The algorithms below are written from the transformers 4.40.2 Python source (generation/utils.py
-_greedy_search/_beam_search, beam_search.py BeamSearchScorer/BeamHypotheses, logits_process.py), extending
-the `process`/`greedy`/`beam`/`pad_rows` functions of ../shared/reference/check_fixtures_numpy.py (imported
-for its model code and checked for agreement below) with: every logits processor, multiple eos ids,
-early_stopping "never", batches, BeamHypotheses' exact replacement/tie rules and finalize()'s pop order.
+_greedy_search/_beam_search, beam_search.py BeamSearchScorer/BeamHypotheses, logits_process.py; summarised in
+docs/model-spec.md §Generation): every logits processor, multiple eos ids, early_stopping "never", batches,
+BeamHypotheses' exact replacement/tie rules and finalize()'s pop order. The model logits come from
+tools/reference/numpy_model.py, whose own greedy/beam search is checked for agreement below.
 They are deliberately structured like the HF code (per-sentence Python lists, full sorts), not like the
 TypeScript (typed arrays, heap top-k, batched rows), so the two are independent.
 
@@ -24,7 +24,7 @@ in float32; the difference is ~1 ulp), processors and `+ beam_score` are float32
 float64 like Python floats. Cases are rejected if any decision depends on a gap below 1e-5 (a near tie), so
 ~1 ulp differences cannot change an expected output.
 
-Usage: python3 tools/gen_reference.py [--shared PATH_TO_shared/reference]   (needs numpy)
+Usage: /usr/bin/python3 tools/gen_reference.py   (needs numpy)
 """
 import argparse
 import base64
@@ -36,6 +36,9 @@ import sys
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools", "reference"))
+import numpy_model  # noqa: E402
+
 F32 = np.float32
 NEG_INF = F32(-np.inf)
 TIE_EPS = 1e-5
@@ -369,12 +372,9 @@ def run_fake_cases():
 
 
 # ---------------------------------------------------------------------------------------------------
-def run_fixtures(shared):
+def run_fixtures():
     """Re-run every golden generate() of test/fixtures with the functions above on the models of
-    check_fixtures_numpy.py; record each visited prefix's logits for the TS replay test."""
-    sys.path.insert(0, shared)
-    import check_fixtures_numpy as ref  # noqa: E402
-
+    tools/reference/numpy_model.py; record each visited prefix's logits for the TS replay test."""
     root = os.path.join(REPO, "test", "fixtures")
     replay = {}
     for name in sorted(os.listdir(root)):
@@ -384,8 +384,7 @@ def run_fixtures(shared):
         cfg = json.load(open(os.path.join(d, "config.json")))
         gcfg = json.load(open(os.path.join(d, "generation_config.json")))
         gold = json.loads(open(os.path.join(d, "golden.json")).read().replace("-Infinity", "-1e999"))
-        W = ref.read_safetensors(os.path.join(d, "model.safetensors"))
-        model = ref.T5(cfg, W) if cfg["model_type"] == "t5" else ref.BartLike(cfg, W)
+        model = numpy_model.build_model(cfg, numpy_model.read_safetensors(os.path.join(d, "model.safetensors")))
         ids, mask = gold["inputs"]["input_ids"], gold["inputs"]["attention_mask"]
         B = len(ids)
         encs = [model.encode(ids[b], mask[b]) for b in range(B)]
@@ -407,11 +406,15 @@ def run_fixtures(shared):
             if res["scores"] is not None:
                 err = max(abs(a - b) for a, b in zip(res["scores"], G["sequences_scores"]))
                 assert err < 1e-4, (name, case, err)
-            # and the shared NumPy spec agrees (it has no batching: one sentence at a time)
-            L = g["max_length"]
-            if g.get("num_beams", 1) == 1:
-                old = [ref.greedy(model, encs[b], mask[b], gcfg, L) for b in range(B)]
-                assert ref.pad_rows(old, g["pad"], g["eos"][0], L, False) == res["sequences"]
+            # and numpy_model's own search (written separately, one sentence at a time for beams) agrees
+            s = numpy_model.GenerationSettings.resolve(gcfg, **kw)
+            rows = [model.next_logits(ids[b], mask[b]) for b in range(B)]  # float64 logits, not recorded
+            if s.num_beams == 1:
+                assert numpy_model.pad_greedy_rows(numpy_model.greedy(rows, s)[0], s) == res["sequences"], (name, case)
+            else:
+                hyps = [h for f in rows for h in numpy_model.beam_search(f, s)]
+                assert numpy_model.pad_beam_rows([t for _, t in hyps], s) == res["sequences"], (name, case)
+                assert max(abs(h[0] - x) for h, x in zip(hyps, res["scores"])) < 1e-4, (name, case)
             cases[case] = {"kwargs": kw, "sequences": G["sequences"], "scores": G.get("sequences_scores")}
         logits = [{",".join(map(str, k)): base64.b64encode(v.astype("<f4").tobytes()).decode()
                    for k, v in sorted(cache[b].items())} for b in range(B)]
@@ -422,17 +425,14 @@ def run_fixtures(shared):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared", "reference"),
-                    help="folder holding check_fixtures_numpy.py")
-    args = ap.parse_args()
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     out_dir = os.path.join(REPO, "test", "generation")
     os.makedirs(out_dir, exist_ok=True)
     cases = run_fake_cases()
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump({"generated_by": "tools/gen_reference.py", "cases": cases}, f, separators=(",", ":"))
         f.write("\n")
-    replay = run_fixtures(os.path.abspath(args.shared))
+    replay = run_fixtures()
     with open(os.path.join(out_dir, "fixture_replay.json"), "w") as f:
         json.dump({"generated_by": "tools/gen_reference.py", "fixtures": replay}, f, separators=(",", ":"))
         f.write("\n")

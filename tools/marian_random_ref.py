@@ -13,10 +13,9 @@ seeded configurations that vary every size and setting MarianConfig has, a Huggi
 
 and the expected outputs, computed by code that shares nothing with the TypeScript runtime:
 
-* the model maths is ../shared/reference/check_fixtures_numpy.py (`BartLike`, float64), the executable form of
-  ARCHITECTURES.md that reproduces every transformers fixture; imported unchanged. Its Marian path assumes the
-  shared/tied layout; `resolve_embeddings` below fills in the embedding/head aliases for the other layouts
-  (share_encoder_decoder_embeddings false, tie_word_embeddings false) before handing the weights over;
+* the model maths is tools/reference/numpy_model.py (`BartFamily`, float64), the repository's executable form of
+  docs/model-spec.md, which reproduces every transformers fixture (tools/reference/verify_fixtures.py); it reads
+  every embedding layout of §Weights/§Marian (shared or separate tables, tied or untied lm_head) from the file;
 * the search (greedy, beam, every logits processor incl. repetition_penalty and no_repeat_ngram_size) is
   tools/gen_reference.py, written from the transformers 4.40.2 generation code and checked there against the
   transformers goldens; imported unchanged, with its near-tie threshold raised to 1e-4 here: a seed is rejected
@@ -37,7 +36,7 @@ model.decoder.embed_tokens.weight. The reference gives it the evident intended m
 lm_head and final_logits_bias all decoder_vocab_size rows, as MarianDecoder's own default embedding and
 MarianMTModel's lm_head are sized).
 
-Usage: python3 tools/marian_random_ref.py [--check] [--only NAME] [--shared PATH_TO_shared/reference]
+Usage: /usr/bin/python3 tools/marian_random_ref.py [--check] [--only NAME]
 Needs python3 + numpy (apt-get install python3-numpy).
 """
 import argparse
@@ -55,18 +54,12 @@ OUT_ROOT = os.path.join(REPO, "test", "fixtures", "random")
 MAX_NEW_TOKENS = 10
 TIE_EPS = 1e-4
 
-spec = None  # check_fixtures_numpy, imported in main()
-search = None  # gen_reference
+sys.path.insert(0, os.path.join(REPO, "tools"))
+sys.path.insert(0, os.path.join(REPO, "tools", "reference"))
+import gen_reference as search  # noqa: E402
+import numpy_model  # noqa: E402
 
-
-def load_refs(shared):
-    global spec, search
-    sys.path.insert(0, shared)
-    sys.path.insert(0, os.path.join(REPO, "tools"))
-    import check_fixtures_numpy  # noqa: E402
-    import gen_reference  # noqa: E402
-    gen_reference.TIE_EPS = TIE_EPS  # guard() reads the module global
-    spec, search = check_fixtures_numpy, gen_reference
+search.TIE_EPS = TIE_EPS  # guard() reads the module global
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -170,8 +163,8 @@ def hf_generation_config(cfg):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Weights. Layout per ARCHITECTURES.md §0 ("Weight file layout") and §1 ("Head"), i.e. what transformers'
-# safetensors save keeps for MarianMTModel:
+# Weights. Layout per docs/model-spec.md §Weights and §Marian, i.e. what transformers' safetensors save keeps
+# for MarianMTModel:
 #   shared + tied       model.shared.weight                       (encoder/decoder embed_tokens, lm_head tied)
 #   shared + untied     model.shared.weight, lm_head.weight
 #   separate + tied     model.encoder.embed_tokens.weight, model.decoder.embed_tokens.weight (lm_head tied to
@@ -268,28 +261,6 @@ def safetensors_bytes(W, dtype):
     return struct.pack("<Q", len(h)) + h + b"".join(blobs), readback
 
 
-def resolve_embeddings(cfg, W):
-    """The embedding/head aliases a loaded MarianMTModel has (ARCHITECTURES.md §0 weight-file layout, §1 Head),
-    so check_fixtures_numpy.BartLike (which reads model.{side}.embed_tokens.weight / lm_head.weight when present,
-    else model.shared.weight) sees every layout:
-      shared:    encoder = decoder embed_tokens = model.shared.weight
-      separate:  model.encoder.embed_tokens.weight [vocab_size, d], model.decoder.embed_tokens.weight
-                 [decoder_vocab_size, d]   (MarianModel / MarianDecoder, modeling_marian.py:1052-1105)
-      lm_head:   tied -> the decoder's input embedding (MarianMTModel.tie_weights); untied -> lm_head.weight
-                 [decoder_vocab_size, d] (modeling_marian.py:1242)."""
-    W = dict(W)
-    shared = cfg.get("share_encoder_decoder_embeddings", True)
-    if shared:
-        S = W["model.shared.weight"]
-        W.setdefault("model.encoder.embed_tokens.weight", S)
-        W.setdefault("model.decoder.embed_tokens.weight", S)
-    else:
-        W["model.shared.weight"] = W["model.encoder.embed_tokens.weight"]  # BartLike's fallback; never read
-    if cfg.get("tie_word_embeddings", True):
-        W["lm_head.weight"] = W["model.decoder.embed_tokens.weight"]
-    return W
-
-
 # ---------------------------------------------------------------------------------------------------
 def f32r(x):
     """float32 value printed like the transformers fixtures (9 significant digits)."""
@@ -307,7 +278,7 @@ class Model:
     """The reference model over one batch: encoder outputs once, decoder logits per visited prefix (cached)."""
 
     def __init__(self, cfg, W, ids, mask):
-        self.m = spec.BartLike(cfg, resolve_embeddings(cfg, W))
+        self.m = numpy_model.BartFamily(cfg, W)
         self.ids, self.mask = ids, mask
         self.encs = [self.m.encode(ids[b], mask[b]) for b in range(len(ids))]
         self.cache = [{} for _ in ids]
@@ -439,8 +410,8 @@ def build(c, max_attempts=60):
         "random_init": {"seed": seed, "weight_seed": wseed, "eos_final_logits_bias_offset": eos_bias,
                         "weights_dtype": c["dtype"],
                         "note": "untrained random weights (no transformers involved); see tools/marian_random_ref.py"},
-        "made_with": {"reference": "tools/marian_random_ref.py: ../shared/reference/check_fixtures_numpy.py "
-                                   "BartLike (float64) + tools/gen_reference.py search",
+        "made_with": {"reference": "tools/marian_random_ref.py: tools/reference/numpy_model.py "
+                                   "BartFamily (float64) + tools/gen_reference.py search",
                       "semantics_of": "transformers 4.40.2", "numpy": np.__version__},
         "weights": {"file": "model.safetensors", "dtype": c["dtype"], "keys": sorted(W32),
                     "missing_after_load_filled_by_tying_or_computed": missing},
@@ -493,11 +464,11 @@ def write_fixture(c):
 
 
 def verify_on_disk(d):
-    """Re-read the written folder the way a loader would (check_fixtures_numpy.read_safetensors, config.json)
+    """Re-read the written folder the way a loader would (numpy_model.read_safetensors, config.json)
     and recompute encoder states and logits: the files, not the in-memory arrays, produce the golden numbers."""
     cfg = json.load(open(os.path.join(d, "config.json")))
     gold = json.loads(open(os.path.join(d, "golden.json")).read().replace("-Infinity", "-1e999"))
-    W = spec.read_safetensors(os.path.join(d, "model.safetensors"))
+    W = numpy_model.read_safetensors(os.path.join(d, "model.safetensors"))
     assert sorted(W) == gold["weights"]["keys"]
     ids, mask = gold["inputs"]["input_ids"], gold["inputs"]["attention_mask"]
     model = Model(cfg, W, ids, mask)
@@ -512,7 +483,7 @@ def verify_on_disk(d):
 
 # ---------------------------------------------------------------------------------------------------
 def self_check():
-    """This pipeline (safetensors read by check_fixtures_numpy, resolve_embeddings, gen_reference search over
+    """This pipeline (safetensors read and model run by numpy_model, gen_reference search over
     the whole batch) on the transformers-made Marian fixtures: every golden sequence and score."""
     root = os.path.join(REPO, "test", "fixtures")
     ok = True
@@ -525,7 +496,7 @@ def self_check():
             continue
         gcfg = json.load(open(os.path.join(d, "generation_config.json")))
         gold = json.loads(open(os.path.join(d, "golden.json")).read().replace("-Infinity", "-1e999"))
-        W = spec.read_safetensors(os.path.join(d, "model.safetensors"))
+        W = numpy_model.read_safetensors(os.path.join(d, "model.safetensors"))
         ids, mask = gold["inputs"]["input_ids"], gold["inputs"]["attention_mask"]
         model = Model(cfg, W, ids, mask)
         err = float(np.abs(np.stack(model.encs).reshape(-1) - np.array(gold["encoder_last_hidden_state"]["data"])).max())
@@ -554,12 +525,9 @@ def self_check():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared", "reference"),
-                    help="folder holding check_fixtures_numpy.py")
     ap.add_argument("--check", action="store_true", help="only run the self-check on test/fixtures/marian_*")
     ap.add_argument("--only", help="(re)build only this configuration")
     args = ap.parse_args()
-    load_refs(os.path.abspath(args.shared))
     if not self_check():
         raise SystemExit("self-check failed: the reference does not reproduce the transformers Marian fixtures")
     if args.check:

@@ -1,5 +1,5 @@
 // The README's main command, as a user runs it: `wasm-seq2seq phonemize ...` on held-out CMUdict words
-// (weights/g2p-en/test.tsv, never trained on), checked against the dictionary's pronunciations: the model alone
+// (tools/g2p/runs/g2p-en/test.tsv, never trained on), checked against the dictionary's pronunciations: the model alone
 // (--no-lexicon), and with the shipped lexicon (which has every CMUdict word) in front of it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ const MODEL = new URL('../../weights/g2p-en/', import.meta.url);
 const vocab = JSON.parse(readFileSync(new URL('vocab.json', MODEL), 'utf8'));
 const phonemes = new Set(Object.keys(vocab.target.tokens));
 // every 150th held-out word (plain a-z spellings): ~40 words spread over the alphabet
-const dict = readFileSync(new URL('test.tsv', MODEL), 'utf8').trim().split('\n')
+const dict = readFileSync(new URL('../../tools/g2p/runs/g2p-en/test.tsv', import.meta.url), 'utf8').trim().split('\n')
   .map((l) => l.split('\t')).filter(([w]) => /^[a-z]+$/.test(w))
   .filter((_, i) => i % 150 === 0)
   .map(([w, p]) => ({ word: w, prons: p.split(' | ').map((x) => x.split(' ')) }));

@@ -1,4 +1,4 @@
-// Reading the transformers-made fixtures in test/fixtures/ (copied from ../shared/reference/fixtures/).
+// Reading the transformers-made fixtures in test/fixtures/ (their provenance: each golden.json's made_with / notes).
 import { readFileSync } from 'node:fs';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url);

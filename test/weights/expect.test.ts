@@ -10,7 +10,7 @@ const marianFile = SafeTensors.parse(
 
 const SHARED_ALIASES = ['model.shared.weight', 'model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight', 'lm_head.weight'];
 
-/** What a Marian model of these sizes needs, written out from ARCHITECTURES.md §0/§1 (not from the file). */
+/** What a Marian model of these sizes needs, written out from docs/model-spec.md §Weights/§Marian (not from the file). */
 function marianSpec(d = 64, ffn = 128, vocab = 101, layers = 2): WeightSpec {
   const spec: Record<string, TensorSpec | number[]> = {
     shared: { names: SHARED_ALIASES, shape: [vocab, d] },

@@ -21,7 +21,7 @@ weight and bias, the shared embedding and final_logits_bias ~ N(0, 0.02) (transf
 non-zero here so the logits check exercises them), the pad row of the embedding zero (as nn.Embedding with
 padding_idx), LayerNorms weight 1 / bias 0.
 
-The model follows /work/shared/reference/ARCHITECTURES.md §0/§1 (transformers 4.40 Marian). The sinusoid
+The model follows docs/model-spec.md §Common/§Weights/§Marian (transformers 4.40 Marian). The sinusoid
 table, the attention rule and the layer structure are copied from tools/g2p/marian.py (same repository, by the
 G2P work), extended with the incremental (KV-cache) decoder step that the ONNX export needs.
 
@@ -98,7 +98,7 @@ def log(*a):
     print("[make_marian]", *a, flush=True)
 
 
-# --- model (ARCHITECTURES.md §0/§1) ---------------------------------------------------------------
+# --- model (docs/model-spec.md §Common, §Marian) ------------------------------------------------------
 def marian_sinusoids(n_pos, d):
     """transformers MarianSinusoidalPositionalEmbedding._init_weight: float64 numpy, sin half | cos half,
     cast to float32 (copied from tools/g2p/marian.py)."""

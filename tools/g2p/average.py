@@ -6,8 +6,9 @@ little better than any one of them (a cheap ensemble that still is one model of 
 
     /usr/bin/python3 tools/g2p/average.py --ckpt-dir /var/tmp/wasm-seq2seq-g2p-3 --last 5
 
-Export = train.py's (model.safetensors, config.json, generation_config.json, vocab.json, train_state.json with
-the averaged epochs, reference_sample.json), then the beam-4 test evaluation (metrics.json), as a finished run.
+Export = train.py's (model.safetensors, config.json, generation_config.json, vocab.json; in the run folder
+train_state.json with the averaged epochs and reference_sample.json), then the beam-4 test evaluation
+(metrics.json, run folder), as a finished run. Run folder: --run-dir, by default as train.py chooses it.
 The average is also kept as ckpt-dir/average.pt in best.pt's form (its "row" scored on train.py's dev subset),
 so a further stage can start from it: train.py --init-from ckpt-dir/average.pt.
 """
@@ -38,6 +39,8 @@ def main(argv=None):
     ap.add_argument("--ckpt-dir", required=True)
     ap.add_argument("--last", type=int, default=5, help="average this many of the newest epoch snapshots")
     ap.add_argument("--out", default=os.path.join(train.ROOT, "weights", "g2p-en"))
+    ap.add_argument("--run-dir", default="", help="run record folder (default: tools/g2p/runs/g2p-en for "
+                    "weights/g2p-en, else --out)")
     ap.add_argument("--dict", default=data.DEFAULT_DICT)
     ap.add_argument("--force", action="store_true", help="export even if the average is not better on dev")
     args = ap.parse_args(argv)
@@ -79,10 +82,11 @@ def main(argv=None):
            "dev_full_per": scores["average"]["per"], "best_single": {"epoch": best["row"]["epoch"],
                                                                        "dev_full_wer": scores["best"]["wer"],
                                                                        "dev_full_per": scores["best"]["per"]}}
-    info = {"args": {k: v for k, v in a.items() if k not in ("fresh",)}, "params": nparams, "best": row,
+    info = {"args": dict(a), "params": nparams, "best": row,
             "history": history,
             "data": {"package": data.PACKAGE, "index_js_sha256": data.INDEX_JS_SHA256, "split_seed": data.SPLIT_SEED}}
-    train.export(model, a, args.out, info, sp["dev"], sp["test"])
+    run = data.run_dir(args.out, args.run_dir)
+    train.export(model, dict(a, run_dir=run), args.out, info, sp["dev"], sp["test"])
     print(f"exported the average to {args.out}", flush=True)
     sub = metrics.evaluate(model, train.dev_subset(sp["dev"], a), mode="greedy", max_length=a["max_length"])
     init_row = dict(row, dev_wer=sub["wer"], dev_per=sub["per"], dev_words=sub["words"])
@@ -91,8 +95,8 @@ def main(argv=None):
           f"train.py --init-from it starts a further stage", flush=True)
     import evaluate
     import reference_outputs
-    evaluate.main(["--model", args.out])
-    reference_outputs.main(["--model", args.out])
+    evaluate.main(["--model", args.out, "--run-dir", run])
+    reference_outputs.main(["--model", args.out, "--run-dir", run])
 
 
 if __name__ == "__main__":

@@ -5,13 +5,12 @@
    MarianModel and compares encoder output, logits, greedy and beam outputs with their golden.json.
 2. Builds a random model with our G2P settings (swish, scale_embedding, odd sizes), trains nothing,
    exports it in HF layout with our safetensors writer, then recomputes the logits and greedy/beam outputs
-   with the independent NumPy implementation in /work/shared/reference/check_fixtures_numpy.py
-   (class BartLike) from the exported files, and compares with our torch forward (<= 1e-5).
+   with the independent NumPy implementation of docs/model-spec.md, tools/reference/numpy_model.py, from the
+   exported files, and compares with our torch forward (<= 1e-5).
 
-Usage: /usr/bin/python3 tools/g2p/check_marian.py [--reference /work/shared/reference/check_fixtures_numpy.py]
+Usage: /usr/bin/python3 tools/g2p/check_marian.py [--model weights/g2p-en]
 """
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -20,11 +19,12 @@ import tempfile
 import numpy as np
 import torch
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 import marian  # noqa: E402
 import generate  # noqa: E402
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+import numpy_model as ref  # noqa: E402
 
 
 def check_fixture(d):
@@ -60,10 +60,12 @@ def check_fixture(d):
     return good
 
 
-def check_export(ref_path, seed=0):
-    spec = importlib.util.spec_from_file_location("ref", ref_path)
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
+def numpy_greedy(model_np, ids, mask, gcfg, max_length):
+    s = ref.GenerationSettings.resolve(gcfg, max_length=max_length)
+    return ref.greedy([model_np.next_logits(ids, mask)], s)[0][0]
+
+
+def check_export(seed=0):
     torch.manual_seed(seed)
     V, pad = 37, 36
     c = marian.marian_config(V, pad, d_model=48, enc_layers=2, dec_layers=3, heads=4, ffn=80, max_pos=40)
@@ -87,7 +89,7 @@ def check_export(ref_path, seed=0):
         ok_names = kf <= ours and all(".layers.2." in k for k in ours - kf)
         print(f"{'PASS' if ok_names else 'FAIL'} export key names follow transformers' save ({len(ours)} tensors)")
         ok &= ok_names
-        model_np = ref.BartLike(cfg, W)
+        model_np = ref.build_model(cfg, W)
         rng = np.random.default_rng(seed)
         ids = [list(rng.integers(2, pad, 9)) + [0], list(rng.integers(2, pad, 4)) + [0] + [pad] * 5]
         mask = [[1] * 10, [1] * 5 + [0] * 5]
@@ -110,9 +112,10 @@ def check_export(ref_path, seed=0):
         rows, _ = generate.greedy(m, ti, tm, gcfg, ml)
         res = generate.beam_search(m, ti, tm, gcfg, ml, 4, 1.0, False, 2)
         for b in range(2):
-            enc_n = model_np.encode(ids[b], mask[b])
-            gr = ref.greedy(model_np, enc_n, mask[b], gcfg, ml)
-            bm = ref.beam(model_np, enc_n, mask[b], gcfg, ml, 4, 1.0, False, 2)
+            gr = numpy_greedy(model_np, ids[b], mask[b], gcfg, ml)
+            s = ref.GenerationSettings.resolve(gcfg, max_length=ml, num_beams=4, length_penalty=1.0,
+                                               early_stopping=False, num_return_sequences=2)
+            bm = ref.beam_search(model_np.next_logits(ids[b], mask[b]), s)
             same = gr == rows[b] and [h[1] for h in bm] == [h[1] for h in res[b]] and \
                 max(abs(x[0] - y[0]) for x, y in zip(bm, res[b])) < 1e-4
             print(f"{'PASS' if same else 'FAIL'} generate row {b}: greedy {rows[b]} beam {[(round(s, 4), t) for s, t in res[b]]}")
@@ -120,19 +123,16 @@ def check_export(ref_path, seed=0):
     return ok
 
 
-def check_model_dir(ref_path, model_dir, n_words=8):
+def check_model_dir(model_dir, n_words=8):
     """An exported model directory (e.g. weights/g2p-en): NumPy reference (reading the files) vs our torch
     model (also reading the files) on a few test words: logits of a teacher-forced decode + greedy output."""
     import data
-    spec = importlib.util.spec_from_file_location("ref", ref_path)
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
     gcfg = json.load(open(os.path.join(model_dir, "generation_config.json")))
     W = ref.read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    npm = ref.BartLike(cfg, W)
+    npm = ref.build_model(cfg, W)
     m, _, g = marian.load_hf(model_dir)
-    words = sorted(data.read_split_tsv(os.path.join(model_dir, "test.tsv")))[::997][:n_words]
+    words = sorted(data.read_split_tsv(os.path.join(data.run_dir(model_dir), "test.tsv")))[::997][:n_words]
     ok, err = True, 0.0
     for w in words:
         ids = data.encode_word(w)
@@ -143,7 +143,7 @@ def check_model_dir(ref_path, model_dir, n_words=8):
         enc_n = npm.encode(ids, [1] * len(ids))
         ln = npm.decode(rows[0], enc_n, [1] * len(ids))
         err = max(err, float(np.abs(ln - lt).max()))
-        gr = ref.greedy(npm, enc_n, [1] * len(ids), gcfg, gcfg["max_length"])
+        gr = numpy_greedy(npm, ids, [1] * len(ids), gcfg, gcfg["max_length"])
         ok &= gr == rows[0]
     ok &= err < 1e-4
     print(f"{'PASS' if ok else 'FAIL'} {model_dir}: NumPy reference vs torch on {len(words)} test words, "
@@ -153,15 +153,14 @@ def check_model_dir(ref_path, model_dir, n_words=8):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reference", default="/work/shared/reference/check_fixtures_numpy.py")
     ap.add_argument("--model", default="", help="also check an exported model directory, e.g. weights/g2p-en")
     a = ap.parse_args()
     ok = True
     if a.model:
-        ok &= check_model_dir(a.reference, a.model)
+        ok &= check_model_dir(a.model)
     for name in ("marian_tiny", "marian_swish_scaled"):
         ok &= check_fixture(os.path.join(ROOT, "test/fixtures", name))
-    ok &= check_export(a.reference)
+    ok &= check_export()
     print("ALL PASS" if ok else "SOME FAILED")
     sys.exit(0 if ok else 1)
 

@@ -26,6 +26,9 @@ import json
 import os
 import re
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHIPPED_MODEL_DIR = os.path.join(ROOT, "weights", "g2p-en")
+SHIPPED_RUN_DIR = os.path.join(ROOT, "tools", "g2p", "runs", "g2p-en")
 DEFAULT_DICT = "/tmp/cmu/node_modules/cmu-pronouncing-dictionary/index.js"
 PACKAGE = "cmu-pronouncing-dictionary@3.0.0"
 INDEX_JS_SHA256 = "ef8b2b976d2e5801b7541ebcc7714f538d1ffa0ebb28645259536e2666bd2948"  # index.js of 3.0.0
@@ -39,6 +42,18 @@ PHONEMES = sorted([v + s for v in VOWELS for s in "012"] + CONSONANTS)
 TOKENS = ["</s>", "<unk>"] + CHARS + PHONEMES + ["<pad>"]
 EOS, UNK, PAD = 0, 1, len(TOKENS) - 1
 TOK2ID = {t: i for i, t in enumerate(TOKENS)}
+
+
+def run_dir(model_dir, override=""):
+    """Where the companions of an exported model live that are not part of the model (dev.tsv, test.tsv,
+    train_state.json, metrics.json, reference_sample.json): for the shipped weights/g2p-en that is
+    tools/g2p/runs/g2p-en, so the npm package carries only what the runtime reads; any other export keeps them
+    in its own folder. `override` (a --run-dir option) wins."""
+    if override:
+        return override
+    if os.path.realpath(model_dir) == os.path.realpath(SHIPPED_MODEL_DIR):
+        return SHIPPED_RUN_DIR
+    return model_dir
 
 
 def sha256_file(path):

@@ -2,11 +2,12 @@
 """Evaluate an exported G2P model (weights/g2p-en: config.json, generation_config.json, model.safetensors)
 on the dev or test split with greedy and/or beam search (transformers semantics, num_beams from
 generation_config.json = 4, length_penalty 1.0, early_stopping false). The split is read from
-<model>/<split>.tsv (word \\t pron1 | pron2), not recomputed, so this needs no dictionary download.
+<run-dir>/<split>.tsv (word \\t pron1 | pron2), not recomputed, so this needs no dictionary download; the run
+folder is tools/g2p/runs/g2p-en for weights/g2p-en, the model folder for other exports, or --run-dir.
 
     /usr/bin/python3 tools/g2p/evaluate.py --model weights/g2p-en --split test --mode both
 
-Merges {split: {greedy: {wer, per, words}, beam4: {...}}} into <model>/metrics.json;
+Merges {split: {greedy: {wer, per, words}, beam4: {...}}} into <run-dir>/metrics.json;
 --predictions FILE writes word \\t greedy \\t beam lines.
 """
 import os
@@ -30,6 +31,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(ROOT, "weights", "g2p-en"))
+    ap.add_argument("--run-dir", default="", help="folder of <split>.tsv and metrics.json (see above)")
     ap.add_argument("--split", default="test", choices=["dev", "test"])
     ap.add_argument("--mode", default="both", choices=["greedy", "beam", "both"])
     ap.add_argument("--limit", type=int, default=0, help="first N words (sorted) only; 0 = all")
@@ -39,7 +41,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     model, cfg, gcfg = marian.load_hf(a.model)
-    entries = data.read_split_tsv(os.path.join(a.model, f"{a.split}.tsv"))
+    run = data.run_dir(a.model, a.run_dir)
+    entries = data.read_split_tsv(os.path.join(run, f"{a.split}.tsv"))
     if a.limit:
         entries = {w: entries[w] for w in sorted(entries)[:a.limit]}
     ml = gcfg.get("max_length", 64)
@@ -59,7 +62,7 @@ def main(argv=None):
             for w in sorted(entries):
                 f.write(w + "\t" + "\t".join(" ".join(preds[k][w]) for k in preds) + "\n")
     if not a.no_write and not a.limit:
-        mp = os.path.join(a.model, "metrics.json")
+        mp = os.path.join(run, "metrics.json")
         m = json.load(open(mp)) if os.path.exists(mp) else {}
         m.setdefault(a.split, {}).update(out)
         m["model_sha256"] = data.sha256_file(os.path.join(a.model, "model.safetensors"))

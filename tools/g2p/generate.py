@@ -1,4 +1,4 @@
-"""Greedy and beam search with transformers' generate() semantics (ARCHITECTURES.md §7, v4.40.2).
+"""Greedy and beam search with transformers' generate() semantics (docs/model-spec.md §Generation, v4.40.2).
 
 - decoder starts with [decoder_start_token_id]; max_length counts decoder tokens incl. the start token;
 - logits processors used by our generation_config: bad_words_ids (single-token bans -> -inf) and

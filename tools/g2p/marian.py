@@ -1,6 +1,6 @@
 """Plain-torch Marian encoder-decoder that mirrors transformers' MarianMTModel (v4.40) exactly.
 
-Rules (see /work/shared/reference/ARCHITECTURES.md §0, §1):
+Rules (see docs/model-spec.md §Common, §Weights, §Marian):
 - token embedding * (sqrt(d_model) if scale_embedding else 1) + static sinusoids (sin half | cos half,
   computed in float64 then cast to float32), positions 0..L-1 (decoder: past_len + t), not padding-aware;
 - post-LN layers: h = LN(h + SelfAttn(h)) [; h = LN(h + CrossAttn(h, enc))]; h = LN(h + fc2(act(fc1(h))));

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write <model>/reference_sample.json: what the PyTorch model (computed by transformers' Marian rules,
+"""Write <run-dir>/reference_sample.json: what the PyTorch model (computed by transformers' Marian rules,
 see check_marian.py) produces for a fixed sample of test words, so the TypeScript/WASM runtime can be
 checked against it.
 
@@ -8,6 +8,9 @@ early_stopping false, num_return_sequences 4 -> the 4 finished hypotheses with s
 generation_config.json (bad_words_ids [[pad]], forced_eos at max_length-1, max_length 64).
 
     /usr/bin/python3 tools/g2p/reference_outputs.py --model weights/g2p-en [--n 200]
+
+The test words come from <run-dir>/test.tsv; the run folder is tools/g2p/runs/g2p-en for weights/g2p-en, the
+model folder for other exports, or --run-dir.
 
 Sample: --n words taken at evenly spaced positions of the sorted test list, plus a few fixed extras
 (upper case, an unknown character, a hyphenated word, a very long word). For the first --logits-words
@@ -41,13 +44,15 @@ def r6(x):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(ROOT, "weights", "g2p-en"))
+    ap.add_argument("--run-dir", default="", help="folder of test.tsv and reference_sample.json (see above)")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--logits-words", type=int, default=5)
     ap.add_argument("--out", default="")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, cfg, g = marian.load_hf(a.model)
-    test = data.read_split_tsv(os.path.join(a.model, "test.tsv"))
+    run = data.run_dir(a.model, a.run_dir)
+    test = data.read_split_tsv(os.path.join(run, "test.tsv"))
     tw = sorted(test)
     step = max(1, len(tw) // a.n)
     sample = tw[::step][:a.n] + [w for w in EXTRAS if w not in test]
@@ -110,7 +115,7 @@ def main(argv=None):
         f"beam{nb}": {it["word"]: it["beam"]["phonemes"] for it in items},
         "items": items,
     }
-    path = a.out or os.path.join(a.model, "reference_sample.json")
+    path = a.out or os.path.join(run, "reference_sample.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=None, separators=(",", ":"))
         f.write("\n")

@@ -10,9 +10,11 @@ Every --ckpt-minutes and at the end of every epoch the full training state (mode
 epoch, position in the epoch, RNG states, history) is written atomically to --ckpt-dir/last.pt; a killed
 run continues from there with identical batches. After each epoch a greedy decode of a fixed dev subset
 gives WER/PER; when the dev WER improves the model is exported in Hugging Face layout to --out
-(model.safetensors, config.json, generation_config.json, vocab.json, dev.tsv, test.tsv, train_state.json)
+(model.safetensors, config.json, generation_config.json, vocab.json) with its run record in --run-dir (dev.tsv,
+test.tsv, train_state.json; default: tools/g2p/runs/g2p-en for the shipped weights/g2p-en, else --out itself)
 and kept as --ckpt-dir/best.pt. When all epochs are done: beam-4 evaluation of the exported model on the
-full test split (metrics.json) and the reference sample (reference_sample.json).
+full test split (metrics.json) and the reference sample (reference_sample.json), both in the run folder.
+train_state.json records paths repo-relative, or by their last components when outside the repo.
 Model/optimiser hyper-parameters are stored in the checkpoint and win over the command line on resume
 (except --epochs, --max-minutes, --threads, --ckpt-minutes).
 --init-from starts a new run (own schedule, fresh Adam, own --ckpt-dir) from another run's best.pt: the model's
@@ -40,13 +42,16 @@ import metrics  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHAPE_ARGS = ("d_model", "enc_layers", "dec_layers", "heads", "ffn", "activation", "max_pos", "seed")
 RESUMABLE_OVERRIDES = {"epochs", "max_minutes", "threads", "ckpt_minutes", "fresh", "ckpt_dir", "out", "dict",
-                       "no_final_eval", "max_steps", "snapshots"}
+                       "no_final_eval", "max_steps", "snapshots", "run_dir"}
+PATH_ARGS = {"dict": "file", "init_from": "file", "out": "dir", "ckpt_dir": "dir", "run_dir": "dir"}
 
 
 def parse():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dict", default=data.DEFAULT_DICT)
     ap.add_argument("--out", default=os.path.join(ROOT, "weights", "g2p-en"))
+    ap.add_argument("--run-dir", default="", help="dev/test splits, train_state.json, metrics.json, reference "
+                    "sample (default: tools/g2p/runs/g2p-en for weights/g2p-en, else --out)")
     ap.add_argument("--ckpt-dir", default="/var/tmp/wasm-seq2seq-g2p")
     ap.add_argument("--fresh", action="store_true", help="do not resume from ckpt-dir/last.pt")
     ap.add_argument("--init-from", default="", help="a best.pt to start a new run (stage) from")
@@ -149,8 +154,29 @@ def atomic_save(obj, path):
     os.replace(tmp, path)
 
 
+def portable_args(a):
+    """Run arguments as train_state.json records them: no machine paths. A path inside the repository becomes
+    repo-relative; one outside keeps only its last component (a folder) or last two (a file), e.g.
+    "wasm-seq2seq-g2p-4/average.pt"."""
+    out = {}
+    for k, v in a.items():
+        if k == "fresh":
+            continue
+        if k in PATH_ARGS and isinstance(v, str) and v:
+            p = os.path.abspath(v)
+            if p == ROOT or p.startswith(ROOT + os.sep):
+                v = os.path.relpath(p, ROOT)
+            else:
+                v = "/".join(p.split(os.sep)[-2:] if PATH_ARGS[k] == "file" else p.split(os.sep)[-1:])
+        out[k] = v
+    return out
+
+
 def export(model, a, out, state_info, dev, test):
+    """The model into `out`; its run record (train_state.json, the splits) into data.run_dir(out)."""
+    run = data.run_dir(out, a.get("run_dir"))
     os.makedirs(out, exist_ok=True)
+    os.makedirs(run, exist_ok=True)
     tmp = out + ".tmp-export"
     os.makedirs(tmp, exist_ok=True)
     gcfg = marian.generation_config(model.c, num_beams=4, max_length=a["max_length"])
@@ -158,24 +184,24 @@ def export(model, a, out, state_info, dev, test):
     with open(os.path.join(tmp, "vocab.json"), "w") as f:
         json.dump(data.vocab_json(), f, indent=1)
         f.write("\n")
-    with open(os.path.join(tmp, "train_state.json"), "w") as f:
-        json.dump(state_info, f, indent=1)
-        f.write("\n")
     for name in os.listdir(tmp):
         os.replace(os.path.join(tmp, name), os.path.join(out, name))
     os.rmdir(tmp)
-    if not os.path.exists(os.path.join(out, "test.tsv")):
-        data.write_split_tsv(os.path.join(out, "dev.tsv"), dev)
-        data.write_split_tsv(os.path.join(out, "test.tsv"), test)
-    # keep the directory self-consistent: metrics.json described an older model; the reference sample is
+    with open(os.path.join(run, "train_state.json"), "w") as f:
+        json.dump(dict(state_info, args=portable_args(state_info.get("args", {}))), f, indent=1)
+        f.write("\n")
+    if not os.path.exists(os.path.join(run, "test.tsv")):
+        data.write_split_tsv(os.path.join(run, "dev.tsv"), dev)
+        data.write_split_tsv(os.path.join(run, "test.tsv"), test)
+    # keep the run folder self-consistent: metrics.json described an older model; the reference sample is
     # remade from the new files (~20 s, same process/thread)
-    if os.path.exists(os.path.join(out, "metrics.json")):
-        os.remove(os.path.join(out, "metrics.json"))
+    if os.path.exists(os.path.join(run, "metrics.json")):
+        os.remove(os.path.join(run, "metrics.json"))
     if a.get("r2l"):  # reference_outputs.py reads left to right
         return
     import reference_outputs
     rng = torch.get_rng_state()  # building the reloaded model draws init numbers: keep training RNG untouched
-    reference_outputs.main(["--model", out])
+    reference_outputs.main(["--model", out, "--run-dir", run])
     torch.set_rng_state(rng)
 
 
@@ -321,7 +347,7 @@ def main():
         if improved:
             state["best"] = row
             atomic_save({"args": a, "model": model.state_dict(), "row": row}, best_path)
-            info = {"args": {k: v for k, v in a.items() if k not in ("fresh",)}, "params": nparams,
+            info = {"args": dict(a), "params": nparams,
                     "best": row, "history": state["history"],
                     "data": {"package": data.PACKAGE, "index_js_sha256": data.INDEX_JS_SHA256,
                              "split_seed": data.SPLIT_SEED}}
@@ -338,8 +364,9 @@ def main():
     if not a["no_final_eval"] and not r2l:  # evaluate.py / reference_outputs.py read left to right
         import evaluate
         import reference_outputs
-        evaluate.main(["--model", a["out"]])
-        reference_outputs.main(["--model", a["out"]])
+        run = data.run_dir(a["out"], a.get("run_dir"))
+        evaluate.main(["--model", a["out"], "--run-dir", run])
+        reference_outputs.main(["--model", a["out"], "--run-dir", run])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import json
 import os
 from collections import Counter
 
+from fixture_io import write_cases
+
 
 def bytes_to_unicode():
     """GPT-2's reversible byte → printable character map (tokenization_gpt2.bytes_to_unicode)."""
@@ -124,7 +126,7 @@ class Bart:
         return clean_up(bytearray(self.byte_decoder[c] for c in text).decode("utf-8", errors="replace"))
 
 
-def write_bart(out, train_lines, tests, write_cases):
+def write_bart(out, train_lines, tests):
     vocab, merges = train_byte_bpe(train_lines, 600)
     d = os.path.join(out, "bart")
     os.makedirs(d, exist_ok=True)

@@ -24,6 +24,8 @@ import random
 
 import sentencepiece as spm
 
+from fixture_io import ROOT, write_cases
+
 U = "\u2581"
 
 
@@ -290,7 +292,6 @@ def shuffled_vocab(pieces, specials, seed):
 
 
 def write_all(out, tests):
-    from make_spm_fixtures import write_cases, ROOT
     subset = tests[:90] + tests[90::4]
 
     # Marian, the real opus-mt-en-mg files.

@@ -22,7 +22,6 @@ Training is made deterministic with one thread and a fixed seed; the committed .
 re-running only matters when the corpus or the options change.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -32,9 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 import families  # noqa: E402
 import bart_fixtures  # noqa: E402
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "test", "fixtures", "tokenizers")
+from fixture_io import OUT, write_cases  # noqa: E402
 
 COMMON = ["--num_threads=1", "--random_seed=7", "--character_coverage=0.9995", "--minloglevel=2"]
 MODELS = {
@@ -94,16 +91,7 @@ def main():
                     {"model": name + ".model", "made_with": "sentencepiece " + spm_version()}, cases)
 
     families.write_all(OUT, tests)
-    bart_fixtures.write_bart(OUT, corpus.training_lines(), tests, write_cases)
-
-
-def write_cases(path, header, cases):
-    """One case per line: small diffs when the fixtures are regenerated."""
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        head = json.dumps(header, ensure_ascii=False)[:-1]
-        f.write(head + ', "cases": [\n')
-        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
-        f.write("\n]}\n")
+    bart_fixtures.write_bart(OUT, corpus.training_lines(), tests)
 
 
 def spm_version():
