@@ -2,8 +2,8 @@
 //  (a) Nothing reads the sibling `shared` checkout (one directory up) or an absolute path under the machine's work
 //      directory, and nothing cites the two reference documents kept there (its architecture notes and its NumPy
 //      checker): docs/model-spec.md and tools/reference/numpy_model.py are the repo's own. Checked in every file
-//      under bindings/ (code only: comments there are being repointed by the bindings rewrite), test/ (minus the
-//      fixture data in test/fixtures), tools/, bench/, bin/, examples/, and the root package.json and configs.
+//      (comments included) under bindings/, test/ (minus the fixture data in test/fixtures), tools/, bench/, bin/,
+//      examples/, and the root package.json and configs.
 //      The patterns are spelled in pieces below so that this file does not match itself.
 //  (b) No import cycle among the TypeScript/JavaScript modules of bindings/, test/, tools/, bench/ (relative
 //      imports, `./x.js` resolved to the `.ts` source), nor among the Python modules of tools/.
@@ -46,24 +46,10 @@ const FORBIDDEN: [string, RegExp][] = [
   ['the shared NumPy checker (not in this repo: use tools/reference/numpy_model.py)', new RegExp(['check', 'fixtures', 'numpy'].join('_'))],
 ];
 
-/** The text of a script with its comments removed (strings and template literals kept), via TypeScript's scanner. */
-function withoutComments(text: string, file = 'x.ts'): string {
-  const variant = file.endsWith('x') ? ts.LanguageVariant.JSX : ts.LanguageVariant.Standard;
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, variant, text);
-  let out = '';
-  for (let tok = scanner.scan(); tok !== ts.SyntaxKind.EndOfFileToken; tok = scanner.scan()) {
-    if (tok === ts.SyntaxKind.SingleLineCommentTrivia || tok === ts.SyntaxKind.MultiLineCommentTrivia) {
-      out += scanner.getTokenText().replace(/[^\n]/g, ' '); // keep line numbers
-    } else out += scanner.getTokenText();
-  }
-  return out;
-}
-
-function offenders(files: string[], read: (f: string) => string, codeOnly: (f: string) => boolean): string[] {
+function offenders(files: string[], read: (f: string) => string): string[] {
   const found: string[] = [];
   for (const f of files) {
-    const text = codeOnly(f) && SCRIPT.test(f) ? withoutComments(read(f), f) : read(f);
-    text.split('\n').forEach((line, i) => {
+    read(f).split('\n').forEach((line, i) => {
       for (const [what, re] of FORBIDDEN) if (re.test(line)) found.push(`${f}:${i + 1} refers to ${what}: ${line.trim()}`);
     });
   }
@@ -161,7 +147,6 @@ function pythonGraph(files: string[], read: (f: string) => string): Map<string, 
 }
 
 // Cycles tolerated for now, each as the sorted list of its files with a `// KNOWN: <why, and who removes it>` note.
-// None today: bindings/arena.ts -> threads/pool.ts is `import type` only, and nothing imports back at runtime.
 const KNOWN_CYCLES: string[][] = [];
 
 // ---------------------------------------------------------------------------------------------- the checks
@@ -188,22 +173,22 @@ describe('the repository stands alone', () => {
     expect(files.some((f) => f.startsWith('test/fixtures/'))).toBe(false);
   });
 
-  it('nothing reads the shared checkout or the work directory, nor cites their documents (bindings/: code only)', () => {
-    expect(offenders(files, read, (f) => f.startsWith('bindings/'))).toEqual([]);
+  it('nothing reads the shared checkout or the work directory, nor cites their documents', () => {
+    expect(offenders(files, read)).toEqual([]);
   });
 
   it('the check finds what it looks for', () => {
     const fake = new Map([
       ['tools/a.py', `REF = "${SHARED}/reference"\n`],
       ['test/b.ts', `const p = '${WORK}x/config.json';\n`],
-      ['bindings/c.ts', `// see ${SHARED}/x (a comment: allowed in bindings)\nconst u = 'file://${WORK}y'; // code: not allowed\n`],
-      ['bindings/f.ts', `/* ${SHARED}/x and\n ${WORK}y in a block comment */ const ok = 1;\n`],
+      ['bindings/c.ts', `// see the docs\nconst u = 'file://${WORK}y';\n`],
+      ['bindings/f.ts', `/* ${SHARED}/x in a comment */ const ok = 1;\n`],
       ['tools/g.py', `p = "..\\\\${'shared'}\\\\data"\n`],
       ['tools/d.py', `# ${ARCH}.md §1\n`],
       ['tools/e.py', `x = "/workspace/a" + "${SHARED}lib" + "/home${WORK}x"  # no match\n`],
     ]);
-    const found = offenders([...fake.keys()], (f) => fake.get(f)!, (f) => f.startsWith('bindings/'));
-    expect(found.map((l) => l.split(' refers')[0])).toEqual(['tools/a.py:1', 'test/b.ts:1', 'bindings/c.ts:2', 'tools/g.py:1', 'tools/d.py:1']);
+    const found = offenders([...fake.keys()], (f) => fake.get(f)!);
+    expect(found.map((l) => l.split(' refers')[0])).toEqual(['tools/a.py:1', 'test/b.ts:1', 'bindings/c.ts:2', 'bindings/f.ts:1', 'tools/g.py:1', 'tools/d.py:1']);
   });
 });
 

@@ -1,5 +1,5 @@
 // Beam search as transformers 4.40.2 `_beam_search` + BeamSearchScorer/BeamHypotheses
-// (generation/utils.py, generation/beam_search.py); ARCHITECTURES.md §7 walks through the same steps.
+// (generation/utils.py, generation/beam_search.py); docs/model-spec.md §Beam and §Output walk through the same steps.
 //
 // Numerics follow torch float32 so that scores match to ~1e-6 and ties break the same way: log_softmax is
 // rounded to float32 (computed in float64 with a max-subtract), processors work on float32, the running

@@ -1,6 +1,6 @@
 // BART and mBART: learned positions with transformers' offset of 2, layernorm_embedding after the embeddings.
-// BART is post-LayerNorm like Marian (ARCHITECTURES.md §2); mBART is pre-LayerNorm with a final layer_norm on
-// the encoder and the decoder (§3).
+// BART is post-LayerNorm like Marian (docs/model-spec.md §BART); mBART is pre-LayerNorm with a final layer_norm on
+// the encoder and the decoder (§mBART).
 import type { Backend, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { CheckedWeights } from '../weights/expect.js';

@@ -1,5 +1,5 @@
 // M2M100 and NLLB-200 (dense): pre-LayerNorm with final layer_norms, no layernorm_embedding, no
-// final_logits_bias, and fairseq's padding-aware sinusoidal positions (ARCHITECTURES.md §4).
+// final_logits_bias, and fairseq's padding-aware sinusoidal positions (docs/model-spec.md §M2M100).
 import type { Backend, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { TensorStore } from '../weights/safetensors.js';

@@ -3,7 +3,7 @@
 // every wrong shape, every unexpected extra) rather than with the first problem after half a model is built.
 //
 // Tied weights: transformers' safetensors save keeps one name of each tied group (model.shared.weight), older
-// conversions keep all copies or a different one (ARCHITECTURES.md §0). A spec therefore lists alternative
+// conversions keep all copies or a different one (docs/model-spec.md §Weights). A spec therefore lists alternative
 // names; the first present is used, other present alternatives must have the same shape and count as used.
 
 import { WeightsError } from '../errors.js';
