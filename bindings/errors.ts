@@ -12,65 +12,24 @@ export type ErrorCode =
   | 'MEMORY' // wasm linear memory could not grow to what the model needs
   | 'THREADS'; // the worker threads could not start, or a kernel failed on one
 
+type ErrorOptions = { cause?: unknown };
+
 export class Seq2SeqError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
   }
 }
 
-export class WasmLoadError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('WASM_LOAD', message, options);
-  }
-}
-
-export class WeightsError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('WEIGHTS', message, options);
-  }
-}
-
-export class ConfigError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CONFIG', message, options);
-  }
-}
-
-export class UnsupportedError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('UNSUPPORTED', message, options);
-  }
-}
-
-export class InputError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('INPUT', message, options);
-  }
-}
-
-export class SourceError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SOURCE', message, options);
-  }
-}
-
-export class AbortedError extends Seq2SeqError {
-  constructor(message = 'generation was aborted', options?: { cause?: unknown }) {
-    super('ABORTED', message, options);
-  }
-}
-
-export class MemoryError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('MEMORY', message, options);
-  }
-}
-
-export class ThreadError extends Seq2SeqError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('THREADS', message, options);
-  }
-}
+// One class per code, so `e instanceof InputError` works as well as switching on `e.code`.
+export class WasmLoadError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('WASM_LOAD', message, options); } }
+export class WeightsError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('WEIGHTS', message, options); } }
+export class ConfigError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('CONFIG', message, options); } }
+export class UnsupportedError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('UNSUPPORTED', message, options); } }
+export class InputError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('INPUT', message, options); } }
+export class SourceError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('SOURCE', message, options); } }
+export class AbortedError extends Seq2SeqError { constructor(message = 'generation was aborted', options?: ErrorOptions) { super('ABORTED', message, options); } }
+export class MemoryError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('MEMORY', message, options); } }
+export class ThreadError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('THREADS', message, options); } }

@@ -49,6 +49,8 @@ export interface Attention {
   bias: Buf | null;
 }
 
+export interface RowCopy { src: Buf; srcOff: number; srcStride: number; dst: Buf; dstOff: number; dstStride: number; rows: number; width: number }
+
 /** What a backend can do; the model checks a call against it before choosing where the call runs. */
 export interface BackendLimits {
   /** Longest key sequence the attention op takes (source length, decoder length). */
@@ -101,8 +103,8 @@ export interface Backend {
   /** x[0, n) *= s. */
   scale(x: Buf, n: number, s: number): void;
   attention(a: Attention): void;
-  /** rows × width elements from src (row stride srcStride) to dst (row stride dstStride): KV-cache appends. */
-  copyRows(src: Buf, srcOff: number, srcStride: number, dst: Buf, dstOff: number, dstStride: number, rows: number, width: number): void;
+  /** rows × width elements from src to dst, row r at off + r·stride on each side: KV-cache appends. */
+  copyRows(c: RowCopy): void;
   /** Row r of buf (rows of `stride` elements, the first `used` of each live) becomes old row index[r]; `scratch`
    *  holds as many elements as buf. */
   reorderRows(buf: Buf, stride: number, used: number, index: Int32Array, scratch: Buf): void;

@@ -11,6 +11,9 @@ import { InputError } from '../errors.js';
 import type { DecoderSession } from '../generation/types.js';
 import type { FeedForward, ModelWeights, Positions } from './weights.js';
 
+/** A padded batch of source sentences: ids [B, S] and their key mask [B, S] (1 = token, 0 = padding). */
+export interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
+
 /** Floats of FFN scratch per row: the widest FFN's up (+ gate) outputs. */
 function ffnWidth(w: ModelWeights): number {
   let f = 0;
@@ -59,10 +62,10 @@ function residual(b: Backend, preNorm: boolean, norm: NormWeights, h: Buf, x: Bu
 }
 
 /**
- * The encoder over ids [B, S] with key mask [B, S] (1 = token): returns hidden [B·S, D] and the mask as uploaded,
+ * The encoder over a batch: returns hidden [B·S, D] and the key mask as uploaded,
  * both allocated at the caller's level of the backend's memory (scratch is released).
  */
-export function encode(b: Backend, w: ModelWeights, ids: Int32Array, mask: Uint8Array, B: number, S: number): { hidden: Buf; mask: Buf } {
+export function encode(b: Backend, w: ModelWeights, { ids, mask, B, S }: Batch): { hidden: Buf; mask: Buf } {
   const D = w.d, A = w.attnWidth, H = w.encHeads, hd = A / H, n = B * S;
   const h = b.alloc(n * D, 'encoder hidden [B·S, D]');
   const maskBuf = b.upload(mask, 'key mask [B, S]');
@@ -111,13 +114,15 @@ export class DecoderSessionImpl implements DecoderSession {
   private readonly cache: Buf[] = [];
   /** Ranked candidates: scores [B, k] then ids [B, k] (k ≤ TOPK_PER_ROW · beams); the chosen ids [R] of stepArgmax. */
   private readonly top: Buf; private readonly chosen: Buf;
+  private readonly B: number; private readonly S: number;
 
-  constructor(private readonly b: Backend, private readonly w: ModelWeights, ids: Int32Array, mask: Uint8Array,
-    private readonly B: number, private readonly S: number, private readonly beams: number, private readonly maxLen: number) {
-    const D = w.d, A = w.attnWidth, R = B * beams;
+  constructor(private readonly b: Backend, private readonly w: ModelWeights, batch: Batch, private readonly beams: number, private readonly maxLen: number) {
+    const { B, S } = batch, D = w.d, A = w.attnWidth, R = B * beams;
+    this.B = B;
+    this.S = S;
     this.rows = R;
     this.vocabSize = w.vocabOut;
-    const enc = encode(b, w, ids, mask, B, S);
+    const enc = encode(b, w, batch);
     this.encMask = enc.mask;
     // cross-attention K|V once per input sentence (not per beam)
     for (const L of w.decLayers) {
@@ -157,7 +162,7 @@ export class DecoderSessionImpl implements DecoderSession {
       // self-attention: this step's K|V appended to the cache, the query attends over positions 0..t
       residual(b, w.preNorm, L.selfNorm, h, x, R, (src) => {
         b.linear(L.self.qkv, src, 0, R, qkv, 0, false); // qkv [R, 3A]
-        b.copyRows(qkv, A, 3 * A, cache, t * 2 * A, T * 2 * A, R, 2 * A); // cache[r, t] = K|V of row r
+        b.copyRows({ src: qkv, srcOff: A, srcStride: 3 * A, dst: cache, dstOff: t * 2 * A, dstStride: T * 2 * A, rows: R, width: 2 * A }); // cache[r, t] = K|V of row r
         b.attention({
           q: qkv, qOff: 0, qStride: 3 * A, qGroup: 3 * A,
           kv: cache, kOff: 0, vOff: A, kvStride: 2 * A, kvGroup: T * 2 * A, kvDiv: 1,

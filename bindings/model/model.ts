@@ -10,7 +10,7 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { DecoderSessionImpl, encode } from './forward.js';
+import { DecoderSessionImpl, encode, type Batch } from './forward.js';
 import type { ModelWeights } from './weights.js';
 
 /** A model's weights on one backend. */
@@ -35,7 +35,6 @@ export type GenerateInput = TokenBatch | string | readonly string[];
 /** With text input, `text` holds the decoded output rows (special tokens skipped). */
 export interface ModelGenerateOutput extends GenerateOutput { text?: string[] }
 
-interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number }
 
 /** What a call needs of a backend: its longest key sequence, most rows in one op. */
 interface CallShape { keys: number; rows: number }
@@ -153,7 +152,7 @@ export class Seq2SeqModel {
     return this.exclusive(async () => {
       const b = this.batch(inputIds, attentionMask), D = this.primary.weights.d;
       const data = await this.run({ keys: b.S, rows: b.B * b.S }, async (r) => {
-        const { hidden } = encode(r.backend, r.weights, b.ids, b.mask, b.B, b.S);
+        const { hidden } = encode(r.backend, r.weights, b);
         return (await r.backend.read(hidden, 0, b.B * b.S * D)).slice();
       });
       return { data, shape: [b.B, b.S, D] };
@@ -280,7 +279,7 @@ export class Seq2SeqModel {
     if (rows !== undefined && maxLength > rows) {
       throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
     }
-    return (numBeams: number) => new DecoderSessionImpl(r.backend, r.weights, b.ids, b.mask, b.B, b.S, numBeams, maxLength);
+    return (numBeams: number) => new DecoderSessionImpl(r.backend, r.weights, b, numBeams, maxLength);
   }
 
   // --- inputs ------------------------------------------------------------------------------------------

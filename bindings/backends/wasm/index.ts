@@ -5,7 +5,7 @@
 import type { Activation } from '../../config.js';
 import { UnsupportedError } from '../../errors.js';
 import { ACTIVATION_KIND } from '../activations.js';
-import type { Attention, Backend, BackendLimits, Buf, EmbeddingSource, Floats, LinearPart, LinearWeights, NormWeights, TableWeights, WeightFormat } from '../backend.js';
+import type { Attention, Backend, BackendLimits, Buf, EmbeddingSource, Floats, LinearPart, LinearWeights, NormWeights, RowCopy, TableWeights, WeightFormat } from '../backend.js';
 import { Linear, Norm, PARALLEL_MIN_MACS, putFloats, splitRange } from './linear.js';
 import { releaseNow, type WasmRuntime } from './runtime.js';
 import { MAX_CHUNKS, type Chunk, type KernelCall } from './threads/pool.js';
@@ -152,9 +152,9 @@ export class WasmBackend implements Backend {
     heap.release(mark);
   }
 
-  copyRows(src: Buf, srcOff: number, srcStride: number, dst: Buf, dstOff: number, dstStride: number, rows: number, width: number): void {
-    const s = ptr(src, srcOff), d = ptr(dst, dstOff);
-    for (let r = 0; r < rows; r++) this.rt.k.copy_bytes(d + r * dstStride * 4, s + r * srcStride * 4, width * 4);
+  copyRows(c: RowCopy): void {
+    const s = ptr(c.src, c.srcOff), d = ptr(c.dst, c.dstOff);
+    for (let r = 0; r < c.rows; r++) this.rt.k.copy_bytes(d + r * c.dstStride * 4, s + r * c.srcStride * 4, c.width * 4);
   }
 
   reorderRows(buf: Buf, stride: number, used: number, index: Int32Array, scratch: Buf): void {

@@ -7,7 +7,7 @@ import type { Activation } from '../../config.js';
 import { UnsupportedError } from '../../errors.js';
 import { toF16 } from '../../weights/half.js';
 import { ACTIVATION_KIND } from '../activations.js';
-import type { Attention, Backend, BackendLimits, Buf, EmbeddingSource, Floats, LinearPart, LinearWeights, NormWeights, TableWeights, WeightFormat } from '../backend.js';
+import type { Attention, Backend, BackendLimits, Buf, EmbeddingSource, Floats, LinearPart, LinearWeights, NormWeights, RowCopy, TableWeights, WeightFormat } from '../backend.js';
 import type { GpuDevice } from './device.js';
 import { GpuKernels, Recorder, type Buf as GpuBuf, type GpuLinear, type GpuNorm, type GpuTable } from './recorder.js';
 import { MAX_ATTENTION_KEYS, type WeightType } from './shaders.js';
@@ -190,8 +190,8 @@ export class WebGpuBackend implements Backend {
 
   attention(a: Attention): void { this.recorder().attention(a); }
 
-  copyRows(src: Buf, srcOff: number, srcStride: number, dst: Buf, dstOff: number, dstStride: number, rows: number, width: number): void {
-    this.recorder().copyRows(src as GpuBuf, srcOff, srcStride, dst as GpuBuf, dstOff, dstStride, rows, width);
+  copyRows(c: RowCopy): void {
+    this.recorder().copyRows(c.src as GpuBuf, c.srcOff, c.srcStride, c.dst as GpuBuf, c.dstOff, c.dstStride, c.rows, c.width);
   }
 
   reorderRows(buf: Buf, stride: number, used: number, index: Int32Array, scratch: Buf): void {
