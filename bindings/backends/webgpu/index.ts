@@ -42,7 +42,6 @@ export class WebGpuBackend implements Backend {
   private rec: Recorder | null = null;
   /** Working buffers, newest last; mark() is a length of this stack. */
   private readonly stack: GpuBuf[] = [];
-  private readonly staging = new Map<number, GPUBuffer>();
   private readonly topkParts = new Map<string, { score: GpuBuf; index: GpuBuf; threads: number; span: number; outScore: GpuBuf; outIndex: GpuBuf }>();
 
   constructor(readonly gpu: GpuDevice, weights: WeightType = 'f32') {
@@ -133,38 +132,27 @@ export class WebGpuBackend implements Backend {
     return b;
   }
 
+  /** What is recorded, submitted with a copy of the elements back to the CPU. */
   read(buf: Buf, off: number, n: number): Promise<Float32Array> {
-    return this.readBack(buf, off, n).then((bytes) => new Float32Array(bytes));
+    return this.k.read(buf as GpuBuf, off * 4, n * 4, this.takeRecorder()).then((bytes) => new Float32Array(bytes));
   }
 
   readInts(buf: Buf, off: number, n: number): Promise<Int32Array> {
-    return this.readBack(buf, off, n).then((bytes) => new Int32Array(bytes));
-  }
-
-  /** Submits what is recorded with a copy of the elements into a mappable buffer (one per size, reused). */
-  private async readBack(buf: Buf, off: number, n: number): Promise<ArrayBuffer> {
-    const bytes = Math.max(4, n * 4);
-    let staging = this.staging.get(bytes);
-    if (!staging) {
-      staging = this.gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
-      this.staging.set(bytes, staging);
-    }
-    this.recorder().copy(buf as GpuBuf, off * 4, staging, 0, n * 4);
-    this.flush();
-    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
-    try {
-      return staging.getMappedRange(0, bytes).slice(0, n * 4);
-    } finally {
-      staging.unmap();
-    }
+    return this.k.read(buf as GpuBuf, off * 4, n * 4, this.takeRecorder()).then((bytes) => new Int32Array(bytes));
   }
 
   private recorder(): Recorder { return (this.rec ??= new Recorder(this.k)); }
 
-  private flush(): void {
-    const rec = this.rec;
+  /** The open recorder (or a fresh one), no longer open: the caller submits it. */
+  private takeRecorder(): Recorder {
+    const rec = this.recorder();
     this.rec = null;
-    rec?.submit();
+    return rec;
+  }
+
+  private flush(): void {
+    this.rec?.submit();
+    this.rec = null;
   }
 
   // --- forward ------------------------------------------------------------------------------------------

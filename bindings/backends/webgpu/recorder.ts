@@ -30,6 +30,7 @@ export class GpuKernels {
   /** Bound where a kernel's optional input is absent (WebGPU has no null bindings). */
   readonly dummy: Buf;
   private readonly paramPool: GPUBuffer[] = [];
+  private readonly staging = new Map<number, GPUBuffer>();
 
   constructor(readonly device: GPUDevice) {
     this.dummy = this.buffer(16, 'dummy');
@@ -69,17 +70,25 @@ export class GpuKernels {
 
   returnParams(b: GPUBuffer[]): void { this.paramPool.push(...b); }
 
-  /** Copies `bytes` of `src` back to the CPU (the only readbacks: logits, chosen ids, encoder states). */
-  async read(src: Buf, offset: number, bytes: number): Promise<ArrayBuffer> {
-    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(src, offset, staging, 0, staging.size);
-    this.device.queue.submit([enc.finish()]);
+  /**
+   * Copies `bytes` of `src` back to the CPU (the only readbacks: logits, chosen ids, top-k candidates, encoder
+   * states): the copy goes at the end of `rec` (submitted with it) or alone, into a mappable buffer kept per size.
+   */
+  async read(src: Buf, offset: number, bytes: number, rec?: Recorder): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    let staging = this.staging.get(size);
+    if (!staging) {
+      staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+      this.staging.set(size, staging);
+    }
+    const r = rec ?? new Recorder(this);
+    r.copy(src, offset, staging, 0, size);
+    r.submit();
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
     try {
-      await staging.mapAsync(GPUMapMode.READ);
-      return staging.getMappedRange().slice(0, bytes);
+      return staging.getMappedRange(0, size).slice(0, bytes);
     } finally {
-      staging.destroy();
+      staging.unmap();
     }
   }
 }
@@ -93,7 +102,6 @@ export class Recorder {
   private staging = new ArrayBuffer(PARAM_SLOT * PARAM_SLOTS);
   private slot = PARAM_SLOTS;
   private readonly written: { buf: GPUBuffer; data: ArrayBuffer; slots: number }[] = [];
-  private readonly after: (() => void)[] = [];
 
   constructor(readonly k: GpuKernels) {
     this.encoder = k.device.createCommandEncoder();
@@ -152,11 +160,7 @@ export class Recorder {
     for (const w of this.written) q.writeBuffer(w.buf, 0, w.data, 0, w.slots * PARAM_SLOT);
     q.submit([this.encoder.finish()]);
     this.k.returnParams(this.paramBufs); // the queue orders later writes after this submit's reads
-    for (const f of this.after.splice(0)) f();
   }
-
-  /** Runs `f` right after submit (e.g. destroying scratch buffers: WebGPU frees them once the queued work is done). */
-  onSubmit(f: () => void): void { this.after.push(f); }
 
   // --- the kernels ----------------------------------------------------------------------------------------
 
