@@ -1,148 +1,14 @@
 // Beam search as transformers 4.40.2 `_beam_search` + BeamSearchScorer/BeamHypotheses
 // (generation/utils.py, generation/beam_search.py); docs/model-spec.md §Beam and §Output walk through the same steps.
 //
-// Numerics follow torch float32 so that scores match to ~1e-6 and ties break the same way: log_softmax is
-// rounded to float32 (computed in float64 with a max-subtract), processors work on float32, the running
-// beam score is float32 (`Math.fround(logprob + beamScore)`), while finished-hypothesis scores are divided
-// by generated_len ** length_penalty in float64 like HF's Python floats.
+// Numerics follow torch float32 so that scores match to ~1e-6 and ties break the same way: the session's
+// log-probs and processors are float32, the running beam score is float32 (`fround(logprob + beamScore)`, ranked
+// by the session: ties to the lower index), while finished-hypothesis scores are divided by
+// generated_len ** length_penalty in float64 like HF's Python floats.
 
 import { applyProcessors, buildProcessors } from './processors.js';
 import { checkLogits, throwIfAborted, yieldToEventLoop } from './greedy.js';
 import type { DecoderSession, EarlyStopping, GenerateOutput, RankedCandidates, ResolvedGenerateConfig } from './types.js';
-
-// exp for the log-sum-exp pass. V8's Math.exp costs ~30 ns here and this pass runs over rows × vocab every
-// step (5 × 256k for NLLB beams), so: exp(x) = 2^q · 2^(j/64) · e^r with k = 64q + j = round(x·64/ln2) and
-// |r| ≤ ln2/128, e^r by a degree-5 polynomial (relative error < 1e-15, far below float32's 6e-8).
-const EXP_K = 64 / Math.LN2;
-const EXP_C = Math.LN2 / 64;
-const ROUND_SHIFT = 6755399441055744; // 1.5·2^52: adding and subtracting it rounds a double to an integer
-const EXP_FRAC = Float64Array.from({ length: 64 }, (_, j) => 2 ** (j / 64));
-const EXP_INT = Float64Array.from({ length: 80 }, (_, e) => 2 ** -e);
-
-/** Σ exp(src[i] - max) for max ≥ every src[i]. Terms below e^-50 are dropped: the max term alone is 1, so
- *  even 256k of them change the sum by < 1e-16 relative. */
-export function sumExpShifted(src: Float32Array, max: number): number {
-  let sum = 0;
-  for (let i = 0; i < src.length; i++) {
-    const x = src[i] - max;
-    if (!(x > -50)) continue; // also skips -inf and NaN
-    const kd = x * EXP_K + ROUND_SHIFT - ROUND_SHIFT;
-    const k = kd | 0;
-    const r = x - kd * EXP_C;
-    const p = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120)))));
-    sum += EXP_INT[-(k >> 6)] * EXP_FRAC[k & 63] * p;
-  }
-  return sum;
-}
-
-/** log_softmax of `src` into `dst` (may alias), float64 internally, float32 result. */
-export function logSoftmaxInto(src: Float32Array, dst: Float32Array): void {
-  const n = src.length;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) if (src[i] > max) max = src[i];
-  const logSum = Math.log(sumExpShifted(src, max));
-  for (let i = 0; i < n; i++) dst[i] = src[i] - max - logSum;
-}
-
-/** Offers fround(row[v] + beamScore) as candidate base + v (float32 add, like torch's `scores + beam_scores`). */
-function offerRow(top: TopK, row: Float32Array, beamScore: number, base: number): void {
-  let threshold = top.threshold;
-  for (let v = 0; v < row.length; v++) {
-    const s = Math.fround(row[v] + beamScore);
-    if (s >= threshold) {
-      top.offer(s, base + v);
-      threshold = top.threshold;
-    }
-  }
-}
-
-/**
- * The k best (score, index) pairs of a stream, without sorting the stream: a size-k min-heap whose root is
- * the current worst kept candidate. Order is torch.topk's for distinct scores; exact ties rank the lower
- * index first (what the fixtures need; torch's own tie order is unspecified).
- */
-export class TopK {
-  readonly k: number;
-  private size = 0;
-  private readonly score: Float64Array;
-  private readonly index: Int32Array;
-  private readonly order: number[];
-
-  constructor(k: number) {
-    this.k = k;
-    this.score = new Float64Array(k);
-    this.index = new Int32Array(k);
-    this.order = new Array<number>(k);
-  }
-
-  reset(): void {
-    this.size = 0;
-  }
-
-  /** Smallest score kept so far (-Infinity until full): anything not above it cannot enter. */
-  get threshold(): number {
-    return this.size < this.k ? -Infinity : this.score[0];
-  }
-
-  /** a ranks below b: lower score, or equal score and higher index. */
-  private worse(i: number, j: number): boolean {
-    const a = this.score[i];
-    const b = this.score[j];
-    return a < b || (a === b && this.index[i] > this.index[j]);
-  }
-
-  private swap(i: number, j: number): void {
-    const s = this.score[i];
-    this.score[i] = this.score[j];
-    this.score[j] = s;
-    const x = this.index[i];
-    this.index[i] = this.index[j];
-    this.index[j] = x;
-  }
-
-  offer(score: number, index: number): void {
-    if (this.size < this.k) {
-      let i = this.size++;
-      this.score[i] = score;
-      this.index[i] = index;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!this.worse(i, parent)) break;
-        this.swap(i, parent);
-        i = parent;
-      }
-      return;
-    }
-    const rootScore = this.score[0];
-    if (score < rootScore || (score === rootScore && index > this.index[0])) return;
-    if (score === rootScore && index === this.index[0]) return;
-    this.score[0] = score;
-    this.index[0] = index;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.size && this.worse(l, m)) m = l;
-      if (r < this.size && this.worse(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
-    }
-  }
-
-  /** Kept candidates best first into the given arrays; returns how many. */
-  sorted(outScore: Float64Array, outIndex: Int32Array): number {
-    const order = this.order;
-    order.length = this.size;
-    for (let i = 0; i < this.size; i++) order[i] = i;
-    order.sort((a, b) => this.score[b] - this.score[a] || this.index[a] - this.index[b]);
-    for (let i = 0; i < this.size; i++) {
-      outScore[i] = this.score[order[i]];
-      outIndex[i] = this.index[order[i]];
-    }
-    return this.size;
-  }
-}
 
 export interface Hypothesis {
   /** Length-penalised score (float64, as HF keeps it until finalize). */
@@ -236,10 +102,8 @@ export async function beamSearch(
 
   const hyps = Array.from({ length: batchSize }, () => new BeamHypotheses(n, cfg.lengthPenalty, cfg.earlyStopping, maxLen));
   const done = new Array<boolean>(batchSize).fill(false);
-  const top = new TopK(k);
   const candScore = new Float64Array(k);
   const candIndex = new Int32Array(k);
-  const scratch = new Float32Array(V);
   let curLen = 1;
 
   for (;;) {
@@ -248,28 +112,23 @@ export async function beamSearch(
       await yieldToEventLoop();
       throwIfAborted(signal);
     }
-    // Without processors the session ranks where the logits are (only B × k candidates come back). Otherwise the
-    // processors see every row: log-probs in place in the session's memory where it shares it (then the session
-    // ranks them), else read back and ranked here.
-    let ranked: RankedCandidates | null = null;
-    let logits: Float32Array | null = null;
-    let logProbs: Float32Array | null = null;
-    const fast = processors.length === 0 ? session.stepTopK?.(input, beamScores, k) ?? null : null;
-    if (fast) ranked = fast instanceof Promise ? await fast : fast;
-    else {
-      const out = session.step(input);
-      logits = out instanceof Float32Array ? out : await out; // no await (microtask) on the wasm path
-      checkLogits(logits, rows, V);
-      logProbs = session.logSoftmax?.() ?? null;
-      if (logProbs) {
-        for (let r = 0; r < rows; r++) {
-          if (processors.length > 0 && !done[Math.floor(r / n)]) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
-        }
-        ranked = session.rankRows?.(beamScores, k) ?? null;
+    // The session ranks each sentence's candidates where its log-probs are (only B × k come back); processors,
+    // when there are any, change the log-prob rows of live sentences first.
+    let ranked: RankedCandidates;
+    if (processors.length === 0 && session.stepTopK) {
+      const out = session.stepTopK(input, beamScores, k);
+      ranked = out instanceof Promise ? await out : out; // no await (microtask) on the wasm path
+    } else {
+      const out = session.stepLogProbs(input);
+      const logProbs = out instanceof Float32Array ? out : await out;
+      checkLogits(logProbs, rows, V);
+      for (let r = 0; r < rows && processors.length > 0; r++) {
+        if (!done[Math.floor(r / n)]) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
       }
+      const r = session.rank(logProbs, beamScores, k);
+      ranked = r instanceof Promise ? await r : r;
     }
 
-    // Everything read from `logits` happens in this loop, before reorder/step invalidate it.
     for (let b = 0; b < batchSize; b++) {
       const first = b * n;
       if (done[b]) {
@@ -283,27 +142,11 @@ export async function beamSearch(
         continue;
       }
 
-      let count: number;
-      if (ranked) {
-        count = 0;
-        while (count < k && ranked.indices[b * k + count] >= 0) {
-          candScore[count] = ranked.scores[b * k + count];
-          candIndex[count] = ranked.indices[b * k + count];
-          count++;
-        }
-      } else {
-        top.reset();
-        for (let j = 0; j < n; j++) {
-          const r = first + j;
-          let row: Float32Array<ArrayBufferLike> = scratch;
-          if (logProbs) row = logProbs.subarray(r * V, (r + 1) * V);
-          else {
-            logSoftmaxInto(logits!.subarray(r * V, (r + 1) * V), scratch);
-            if (processors.length > 0) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), row);
-          }
-          offerRow(top, row, beamScores[r], j * V);
-        }
-        count = top.sorted(candScore, candIndex);
+      let count = 0;
+      while (count < k && ranked.indices[b * k + count] >= 0) {
+        candScore[count] = ranked.scores[b * k + count];
+        candIndex[count] = ranked.indices[b * k + count];
+        count++;
       }
 
       // Walk candidates best first: eos inside the top n finishes a hypothesis, eos below is dropped,

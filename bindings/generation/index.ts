@@ -16,7 +16,7 @@ import type {
 
 export type * from './types.js';
 export { argmax, greedySearch, greedyStream } from './greedy.js';
-export { BeamHypotheses, TopK, beamSearch, logSoftmaxInto } from './beam.js';
+export { BeamHypotheses, beamSearch } from './beam.js';
 export { buildProcessors, applyProcessors, checkTokenIds } from './processors.js';
 export type { LogitsProcessor } from './processors.js';
 

@@ -12,22 +12,19 @@ export interface DecoderSession {
   /** Feed one token per row (the last generated token; the first call gets decoder_start ids) and return the
    *  raw logits, row-major [rows, vocabSize]. */
   step(tokens: Int32Array): Float32Array | Promise<Float32Array>;
-  // The rest are optional fast paths; a session without them gets the same results through step().
-  /** One step, then each row's argmax (first on ties), taken where the logits are: greedy search without any
-   *  logits processor. */
-  stepArgmax?(tokens: Int32Array): Int32Array | Promise<Int32Array>;
-  /** One step, then per sentence the k best float32(log_softmax(logits[row]) + beamScores[row]) over its beams ×
-   *  vocabSize entries, taken where the logits are: beam search without any processor. null (and no step taken)
-   *  when k is beyond what the session ranks. */
-  stepTopK?(tokens: Int32Array, beamScores: Float32Array, k: number): RankedCandidates | Promise<RankedCandidates> | null;
-  /** After step(): the logits replaced by their row-wise log-softmax, in place, as a view the caller may change
-   *  (processors) before rankRows(); null where the session cannot share its memory (the caller computes them). */
-  logSoftmax?(): Float32Array | null;
-  /** After logSoftmax() and any changes to its rows: per sentence the k best float32(row[v] + beamScores[r]) over
-   *  its rows; null where not available (the caller ranks the rows itself). */
-  rankRows?(beamScores: Float32Array, k: number): RankedCandidates | null;
+  /** Beam search: one step, returning the row-wise log-softmax of the logits [rows, vocabSize] (float32). The
+   *  caller may change rows in place (logits processors) and then passes the same array to rank(). */
+  stepLogProbs(tokens: Int32Array): Float32Array | Promise<Float32Array>;
+  /** Per sentence the k best float32(logProbs[row][v] + beamScores[row]) over its beams × vocabSize entries. */
+  rank(logProbs: Float32Array, beamScores: Float32Array, k: number): RankedCandidates | Promise<RankedCandidates>;
   /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
   reorder(index: Int32Array): void;
+  // Optional fast paths, taken where no logits processor has to see the rows: the same results without bringing
+  // the logits back from where they are.
+  /** One step, then each row's argmax (first on ties). */
+  stepArgmax?(tokens: Int32Array): Int32Array | Promise<Int32Array>;
+  /** stepLogProbs then rank, in one. */
+  stepTopK?(tokens: Int32Array, beamScores: Float32Array, k: number): RankedCandidates | Promise<RankedCandidates>;
 }
 
 /** Makes a session for the current batch with every sentence repeated `numBeams` times (1 for greedy). */

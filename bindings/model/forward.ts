@@ -7,8 +7,8 @@
 //   encoder hidden [B·S, D]     cross K|V per layer [B·S, 2A] (K in columns 0..A-1, V in A..2A-1)
 //   decoder hidden [R, D]       self K|V cache per layer [R, T, 2A]      logits [R, V]
 import type { Backend, Buf, EmbeddingSource, NormWeights } from '../backends/backend.js';
-import { InputError } from '../errors.js';
-import type { DecoderSession } from '../generation/types.js';
+import { InputError, UnsupportedError } from '../errors.js';
+import type { DecoderSession, RankedCandidates as Ranked } from '../generation/types.js';
 import type { FeedForward, ModelWeights, Positions } from './weights.js';
 
 /** A padded batch of source sentences: ids [B, S] and their key mask [B, S] (1 = token, 0 = padding). */
@@ -95,9 +95,6 @@ export function encode(b: Backend, w: ModelWeights, { ids, mask, B, S }: Batch):
   return { hidden: h, mask: maskBuf };
 }
 
-/** Candidates the beam ranking keeps per decoder row: transformers asks for max(2, 1 + #eos) per beam (≤ 8 eos). */
-const TOPK_PER_ROW = 9;
-
 /**
  * Incremental decoding of R = B × beams rows against one encoded batch: the encoder runs and each decoder layer's
  * cross-attention K|V is computed once, here; then one step() per token. Every buffer is allocated here, at the
@@ -112,8 +109,8 @@ export class DecoderSessionImpl implements DecoderSession {
   private readonly encMask: Buf;
   private readonly crossKV: Buf[] = [];
   private readonly cache: Buf[] = [];
-  /** Ranked candidates: scores [B, k] then ids [B, k] (k ≤ TOPK_PER_ROW · beams); the chosen ids [R] of stepArgmax. */
-  private readonly top: Buf; private readonly chosen: Buf;
+  /** The chosen ids [R] of stepArgmax. */
+  private readonly chosen: Buf;
   private readonly B: number; private readonly S: number;
 
   constructor(private readonly b: Backend, private readonly w: ModelWeights, batch: Batch, private readonly beams: number, private readonly maxLen: number) {
@@ -139,7 +136,6 @@ export class DecoderSessionImpl implements DecoderSession {
     this.ctx = b.alloc(R * A, 'attention context [R, A]');
     this.hidden = b.alloc(R * ffnWidth(w), 'ffn hidden [R, F]');
     this.logits = b.alloc(R * w.vocabOut, 'logits [R, V]');
-    this.top = b.alloc(2 * R * TOPK_PER_ROW, 'top-k scores [B, k] | ids [B, k]');
     this.chosen = b.alloc(R, 'argmax ids [R]');
   }
 
@@ -212,36 +208,39 @@ export class DecoderSessionImpl implements DecoderSession {
     });
   }
 
-  stepTopK(tokens: Int32Array, beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }> | { scores: Float32Array; indices: Int32Array } | null {
-    if (k > this.b.limits.maxTopK || k > TOPK_PER_ROW * this.beams) return null;
+  stepLogProbs(tokens: Int32Array): Float32Array | Promise<Float32Array> {
     return this.stepThen(tokens, () => {
       this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
-      return this.rank(beamScores, k);
+      return this.b.read(this.logits, 0, this.rows * this.vocabSize);
     });
   }
 
-  logSoftmax(): Float32Array | null {
-    if (!this.b.sharedMemory) return null;
-    this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
-    return this.b.read(this.logits, 0, this.rows * this.vocabSize) as Float32Array;
-  }
-
-  rankRows(beamScores: Float32Array, k: number): { scores: Float32Array; indices: Int32Array } | null {
-    if (!this.b.sharedMemory || k > TOPK_PER_ROW * this.beams) return null;
+  /** With shared memory `logProbs` is stepLogProbs' view of the logits buffer, ranked where it is; otherwise the
+   *  rows, as the processors left them, go back to the backend first. */
+  rank(logProbs: Float32Array, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
     const mark = this.b.mark();
     try {
-      return this.rank(beamScores, k) as { scores: Float32Array; indices: Int32Array };
+      return this.rankRows(this.b.sharedMemory ? this.logits : this.b.upload(logProbs, 'log-probs [R, V]'), beamScores, k);
     } finally {
       this.b.release(mark);
     }
   }
 
-  /** Each sentence's k best of fround(logits[row] + beamScores[row]) over its beams' rows: [B, k] each. */
-  private rank(beamScores: Float32Array, k: number): Promise<{ scores: Float32Array; indices: Int32Array }> | { scores: Float32Array; indices: Int32Array } {
+  stepTopK(tokens: Int32Array, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
+    return this.stepThen(tokens, () => {
+      this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
+      return this.rankRows(this.logits, beamScores, k);
+    });
+  }
+
+  /** Each sentence's k best of fround(rows[row] + beamScores[row]) over its beams' rows: [B, k] each. */
+  private rankRows(rows: Buf, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
     const { b, B } = this, n = B * k;
-    b.topK(this.logits, b.upload(beamScores, 'beam scores [R]'), B, this.beams, this.vocabSize, k, this.top);
-    const split = (f: Float32Array) => ({ scores: f.slice(0, n), indices: new Int32Array(f.buffer, f.byteOffset + n * 4, n).slice() });
-    const out = b.read(this.top, 0, 2 * n);
+    if (k > b.limits.maxTopK) throw new UnsupportedError(`beam search keeps ${k} candidates per sentence, over this backend's ${b.limits.maxTopK}`);
+    const top = b.alloc(2 * n, 'top-k scores [B, k] | ids [B, k]');
+    b.topK(rows, b.upload(beamScores, 'beam scores [R]'), B, this.beams, this.vocabSize, k, top);
+    const split = (f: Float32Array): Ranked => ({ scores: f.slice(0, n), indices: new Int32Array(f.buffer, f.byteOffset + n * 4, n).slice() });
+    const out = b.read(top, 0, 2 * n);
     return out instanceof Float32Array ? split(out) : out.then(split);
   }
 

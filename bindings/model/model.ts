@@ -36,8 +36,8 @@ export type GenerateInput = TokenBatch | string | readonly string[];
 export interface ModelGenerateOutput extends GenerateOutput { text?: string[] }
 
 
-/** What a call needs of a backend: its longest key sequence, most rows in one op. */
-interface CallShape { keys: number; rows: number }
+/** What a call needs of a backend: its longest key sequence, most rows in one op, beam search's candidates. */
+interface CallShape { keys: number; rows: number; topK?: number }
 
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
@@ -187,7 +187,7 @@ export class Seq2SeqModel {
   private runnerFor(need: CallShape): Runner {
     this.checkPrimary();
     const { limits } = this.primary.backend;
-    if (this.fallback && (need.keys > limits.maxKeys || need.rows > limits.maxRows)) return this.fallback;
+    if (this.fallback && (need.keys > limits.maxKeys || need.rows > limits.maxRows || (need.topK ?? 0) > limits.maxTopK)) return this.fallback;
     return this.primary;
   }
 
@@ -270,7 +270,9 @@ export class Seq2SeqModel {
   }
 
   private shape(b: Batch, cfg: ResolvedGenerateConfig): CallShape {
-    return { keys: Math.max(b.S, cfg.maxLength), rows: Math.max(b.B * b.S, b.B * cfg.numBeams) };
+    // beam search keeps max(2, 1 + #eos) candidates per beam (transformers' rule)
+    const topK = cfg.numBeams > 1 ? Math.max(2, 1 + cfg.eosTokenIds.length) * cfg.numBeams : 0;
+    return { keys: Math.max(b.S, cfg.maxLength), rows: Math.max(b.B * b.S, b.B * cfg.numBeams), topK };
   }
 
   /** Sessions over `r` for this batch: each runs the encoder, then decodes up to maxLength tokens. */

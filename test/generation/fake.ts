@@ -9,7 +9,7 @@
 // up by prefix (fixture_replay.json), so the search can be checked against real transformers output.
 
 import { readFileSync } from 'node:fs';
-import type { DecoderFactory, DecoderSession, GenerateOptions } from '../../bindings/generation/types.js';
+import type { DecoderFactory, DecoderSession, GenerateOptions, RankedCandidates } from '../../bindings/generation/types.js';
 
 export function fmix(h: number): number {
   h ^= h >>> 16;
@@ -50,6 +50,49 @@ export function fakeLogits(p: FakeParams, sentence: number, prefix: readonly num
   out.set(row);
 }
 
+/** log_softmax of each row of `x` [rows, n] in place: float64 with a max-subtract, rounded to float32 (torch's
+ *  float32 log_softmax, within an ulp). */
+export function logSoftmaxRows(x: Float32Array, n: number): Float32Array {
+  for (let r = 0; r < x.length / n; r++) {
+    const row = x.subarray(r * n, (r + 1) * n);
+    let max = -Infinity;
+    for (const v of row) if (v > max) max = v;
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < n; i++) row[i] = row[i] - lse;
+  }
+  return x;
+}
+
+/** Per sentence the k best fround(logProbs[row][v] + beamScores[row]) over its `beams` rows (index j·n + v), best
+ *  first, ties to the lower index, NaN never ranked, unfilled slots -1: the backends' topK, by sorting. */
+export function rankBySorting(logProbs: Float32Array, beamScores: Float32Array, beams: number, n: number, k: number): RankedCandidates {
+  const sentences = beamScores.length / beams;
+  const scores = new Float32Array(sentences * k), indices = new Int32Array(sentences * k).fill(-1);
+  for (let b = 0; b < sentences; b++) {
+    const c: [number, number][] = [];
+    for (let j = 0; j < beams; j++) {
+      for (let v = 0; v < n; v++) {
+        const sc = Math.fround(logProbs[(b * beams + j) * n + v] + beamScores[b * beams + j]);
+        if (!Number.isNaN(sc)) c.push([sc, j * n + v]);
+      }
+    }
+    c.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+    c.slice(0, k).forEach(([sc, i], r) => { scores[b * k + r] = sc; indices[b * k + r] = i; });
+  }
+  return { scores, indices };
+}
+
+/** A session from just step() and reorder(): beam search's log-probs and ranking derived from step(). */
+export function fromStep<T extends { vocabSize: number; step(tokens: Int32Array): Float32Array; reorder(index: Int32Array): void }>(
+  s: T, beams = 1): T & DecoderSession {
+  return Object.assign(s, {
+    stepLogProbs(tokens: Int32Array) { return logSoftmaxRows(s.step(tokens), s.vocabSize); },
+    rank(logProbs: Float32Array, beamScores: Float32Array, k: number) { return rankBySorting(logProbs, beamScores, beams, s.vocabSize, k); },
+  });
+}
+
 /** Shared by both fakes: per-row prefixes that follow step() and reorder(), plus misuse checks. */
 abstract class PrefixSession implements DecoderSession {
   readonly vocabSize: number;
@@ -83,6 +126,15 @@ abstract class PrefixSession implements DecoderSession {
       this.logits(sentence, this.prefixes[r], this.buffer.subarray(r * this.vocabSize, (r + 1) * this.vocabSize));
     }
     return this.buffer;
+  }
+
+  /** step(), then log_softmax in place (through this.step, so a wrapped step still sees every call). */
+  stepLogProbs(tokens: Int32Array): Float32Array {
+    return logSoftmaxRows(this.step(tokens), this.vocabSize);
+  }
+
+  rank(logProbs: Float32Array, beamScores: Float32Array, k: number): RankedCandidates {
+    return rankBySorting(logProbs, beamScores, this.numBeams, this.vocabSize, k);
   }
 
   reorder(index: Int32Array): void {

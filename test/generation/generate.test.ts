@@ -9,7 +9,7 @@ import {
   resolveGenerateConfig,
 } from '../../bindings/generation/index.js';
 import type { DecoderFactory, DecoderSession, GenerateOptions, GenerationEvent } from '../../bindings/generation/types.js';
-import { type FakeParams, fakeFactory } from './fake.js';
+import { type FakeParams, fakeFactory, fromStep } from './fake.js';
 
 /** generate() / generateStream() take the resolved options: resolve them as a model does. */
 const gen = async (...[f, n, o]: [DecoderFactory, number, GenerateOptions]) => generate(f, n, resolveGenerateConfig(o));
@@ -22,7 +22,7 @@ const base: GenerateOptions = { decoderStartTokenId: 0, eosTokenId: 2, padTokenI
 function scripted(script: number[][], vocab = 8): DecoderSession & { fed: number[][] } {
   let step = 0;
   const fed: number[][] = [];
-  return {
+  return fromStep({
     vocabSize: vocab,
     fed,
     step(tokens: Int32Array) {
@@ -35,7 +35,7 @@ function scripted(script: number[][], vocab = 8): DecoderSession & { fed: number
     reorder() {
       throw new Error('greedy must not reorder');
     },
-  };
+  });
 }
 
 describe('resolveGenerateConfig', () => {
@@ -148,7 +148,7 @@ describe('greedy', () => {
   it('does not write into the logits the session returned (they may be wasm memory)', async () => {
     const logits = Float32Array.from([0, 1, 5, 0]);
     const copy = logits.slice();
-    const session: DecoderSession = { vocabSize: 4, step: () => logits, reorder() {} };
+    const session: DecoderSession = fromStep({ vocabSize: 4, step: () => logits, reorder() {} });
     await gen(() => session, 1, { ...base, maxLength: 3, badWordsIds: [[2]] });
     expect(logits).toEqual(copy);
   });
