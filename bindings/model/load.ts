@@ -67,7 +67,7 @@ async function openWebGpu(o: LoadModelOptions, format: WeightFormat, load: (b: B
     if (o.backend === 'webgpu') throw new UnsupportedError(`backend 'webgpu' is not available: ${why}`);
     return { runner: null, note: `wasm SIMD: WebGPU not used (${why})` };
   };
-  if (format !== 'f32') return refuse("int8 weights have no WebGPU kernels yet; load with quantize: 'none'");
+  if (!WebGpuBackend.formats.includes(format)) return refuse(`${format} weights have no WebGPU kernels yet; load with quantize: 'none'`);
   const f16 = o.gpuWeights === 'f16';
   const got = await acquireGpu(o.gpu, { f16 });
   if (!got.ok) return refuse(got.reason);

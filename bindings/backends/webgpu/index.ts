@@ -27,7 +27,9 @@ function floatsOf(src: Floats): Float32Array {
 
 export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const;
-  readonly formats: readonly WeightFormat[] = ['f32'];
+  /** Weight formats the WGSL kernels take (known before a device is opened). */
+  static readonly formats: readonly WeightFormat[] = ['f32'];
+  readonly formats = WebGpuBackend.formats;
   readonly limits: BackendLimits = { maxKeys: MAX_ATTENTION_KEYS, maxRows: MAX_GROUPS, maxTopK: MAX_TOPK };
   readonly sharedMemory = false;
   /** How linear layers are stored on the GPU: f16 only when asked for and the adapter has shader-f16. */
