@@ -1,7 +1,7 @@
 // Which JavaScript runtime this is, decided in one place. Deno answers to `process.versions.node` too (its Node
 // compatibility layer): code that needs Node's own behaviour (worker_threads, Dawn) asks isNodeJs().
 
-/** Node's APIs are there (`node:fs`, ...): Node, or Deno's compatibility layer. */
+/** Node's APIs are there (fs, worker_threads, ...): Node, or Deno's compatibility layer. */
 export function hasNodeApis(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
