@@ -25,13 +25,7 @@ export class WasmBackend implements Backend {
   readonly formats: readonly WeightFormat[] = ['f32', 'int8'];
   readonly limits: BackendLimits = { maxKeys: Infinity, maxRows: Infinity, maxTopK: Infinity };
   readonly sharedMemory = true;
-  /** argmax's k = 1 ranking: a zero addend, then the kept score and index. */
-  private readonly argmaxScratch: number;
-
-  constructor(readonly rt: WasmRuntime) {
-    this.argmaxScratch = rt.heap.alloc(16);
-    rt.heap.f32()[this.argmaxScratch >>> 2] = 0;
-  }
+  constructor(readonly rt: WasmRuntime) {}
 
   get description(): string {
     return `wasm SIMD (${this.rt.simd}${this.rt.threads > 1 ? `, ${this.rt.threads} threads` : ''})`;
@@ -186,12 +180,14 @@ export class WasmBackend implements Backend {
 
   /** The top-1 of each row (topk_rows_f32 with k 1: ties to the lower index, NaN never ranks). */
   argmax(x: Buf, rows: number, n: number, out: Buf): void {
-    const { k, heap } = this.rt, s = this.argmaxScratch, at = ptr(x), o = ptr(out) >>> 2;
+    const { k, heap } = this.rt, mark = heap.mark(), s = heap.alloc(16), at = ptr(x), o = ptr(out) >>> 2;
+    heap.f32()[s >>> 2] = 0; // the addend; then the kept score and index
     for (let r = 0; r < rows; r++) {
       const found = k.topk_rows_f32(at + r * n * 4, 1, n, s, 1, s + 4, s + 8);
       const i32 = heap.i32();
       i32[o + r] = found ? i32[(s + 8) >>> 2] : 0;
     }
+    heap.release(mark);
   }
 
   topK(x: Buf, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
