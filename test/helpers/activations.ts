@@ -1,6 +1,7 @@
 // float64 definitions of every activation kind (bindings/backends/activations.ts), written in forms that do not
 // cancel (so each is a reference to ~1e-15 relative wherever its value is above the tests' 1e-20 floor), and
 // following torch at ±inf (x·0 = NaN where the definition multiplies -inf by a vanishing factor).
+import { readFileSync } from 'node:fs';
 import type { Activation } from '../../bindings/config.js';
 import { erfc64 } from './kernels.js';
 
@@ -37,3 +38,25 @@ const F32_MAX = 3.4028234663852886e38;
 /** A float64 value as the float32 result should be: itself, or ±inf where it is beyond float32's range. */
 export const f32Range = (w: number): number => (Math.abs(w) > F32_MAX ? Math.fround(w) : w);
 
+/** test/fixtures/activations.json (tools/activations_fixture.py): torch's value of every ACT2FN name. */
+export interface ActivationsFixture {
+  made_with: Record<string, string>;
+  /** float32 inputs */
+  inputs: Float32Array;
+  /** per ACT2FN name: torch's float32 result, its float64 one, and (where the literal form cancels) a
+   *  cancellation-free float64 one; `ref` is the float64 reference to test against (exact, else f64). */
+  activations: Record<string, { f32: Float64Array; f64: Float64Array; exact?: Float64Array; ref: Float64Array }>;
+}
+
+const num = (v: number | string) => (typeof v === 'number' ? v : v === 'nan' ? NaN : v === 'inf' ? Infinity : -Infinity);
+
+export function activationsFixture(): ActivationsFixture {
+  const doc = JSON.parse(readFileSync(new URL('../fixtures/activations.json', import.meta.url), 'utf8'));
+  const arr = (a: (number | string)[]) => Float64Array.from(a, num);
+  const activations: ActivationsFixture['activations'] = {};
+  for (const [name, e] of Object.entries(doc.activations as Record<string, Record<string, (number | string)[]>>)) {
+    const exact = e.exact ? arr(e.exact) : undefined, f64 = arr(e.f64);
+    activations[name] = { f32: arr(e.f32), f64, exact, ref: exact ?? f64 };
+  }
+  return { made_with: doc.made_with, inputs: Float32Array.from(doc.inputs, num), activations };
+}
