@@ -9,19 +9,30 @@ export const SUPPORTED_MODEL_TYPES = ['marian', 'bart', 'mbart', 'm2m_100', 't5'
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 export type BartFamilyType = Exclude<ModelType, 't5'>;
 
-/** Canonical activation names (config `swish` is `silu`). */
-export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'relu', 'silu'] as const;
+/**
+ * Canonical activation names: one per distinct function of transformers 4.40.2's ACT2FN (activations.py ACT2CLS).
+ * The other ACT2FN names are spellings of these (ACTIVATION_ALIASES).
+ */
+export const SUPPORTED_ACTIVATIONS = ['relu', 'gelu', 'gelu_new', 'silu', 'gelu_10', 'laplace', 'leaky_relu', 'linear',
+  'mish', 'quick_gelu', 'relu2', 'relu6', 'sigmoid', 'tanh'] as const;
 export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
-// Spellings of the same functions: swish is silu (activations.py); gelu_python is the erf GELU and
-// gelu_pytorch_tanh the tanh approximation, i.e. gelu / gelu_new up to float rounding.
+// Every ACT2FN key → the function it computes. Besides the canonical names (differences below are torch's,
+// measured over test/fixtures/activations.json, which checks each name against its own definition):
+//   swish             nn.SiLU in ACT2CLS: silu itself.
+//   gelu_python       x·0.5·(1 + torch.erf(x/√2)): the erf GELU that nn.functional.gelu computes, written out;
+//                     the same function up to rounding (x/√2 vs x·(1/√2); float32 1 + erf cancels for x < -5,
+//                     where both give ~0): |difference| ≤ 2.2e-7·|x| in float32, 2e-16·|x| in float64.
+//   gelu_pytorch_tanh nn.functional.gelu(approximate="tanh"): gelu_new's formula term for term (3e-8·|x| in
+//                     float32 from the operation order, bit-identical in float64).
+//   gelu_accurate     gelu_new's formula with √(2/π) precomputed in Python: bit-identical.
+//   gelu_fast         0.5x(1 + tanh(0.7978845608·x·(1 + 0.044715x²))): gelu_new rearranged, c·x·(1 + ax²) =
+//                     c·(x + ax³), with √(2/π) cut to 10 digits (2.9e-12 relative, the same float32 constant):
+//                     6.4e-8·|x| in float32, 8e-13·|x| in float64.
 const ACTIVATION_ALIASES: Readonly<Record<string, Activation>> = {
-  gelu: 'gelu', gelu_new: 'gelu_new', relu: 'relu', silu: 'silu', swish: 'silu',
-  gelu_python: 'gelu', gelu_pytorch_tanh: 'gelu_new',
+  ...Object.fromEntries(SUPPORTED_ACTIVATIONS.map((a) => [a, a] as const)),
+  swish: 'silu', gelu_python: 'gelu', gelu_pytorch_tanh: 'gelu_new', gelu_accurate: 'gelu_new', gelu_fast: 'gelu_new',
 };
-// Valid in transformers' ACT2FN but not implemented by our kernels: UnsupportedError rather than ConfigError.
-const KNOWN_UNIMPLEMENTED = ['gelu_10', 'gelu_fast', 'gelu_accurate', 'quick_gelu', 'laplace', 'leaky_relu',
-  'linear', 'mish', 'relu2', 'relu6', 'sigmoid', 'tanh'];
 
 /** What generate() uses when the caller does not override it (transformers 4.40 GenerationConfig semantics). */
 export interface GenerationDefaults {
@@ -177,10 +188,7 @@ class Fields {
 
 export function parseActivation(name: unknown, where: string): Activation {
   if (typeof name === 'string' && Object.hasOwn(ACTIVATION_ALIASES, name)) return ACTIVATION_ALIASES[name];
-  const accepted = Object.keys(ACTIVATION_ALIASES).join(', ');
-  if (typeof name === 'string' && KNOWN_UNIMPLEMENTED.includes(name)) {
-    throw new UnsupportedError(`${where}: activation "${name}" is not implemented by this runtime; supported: ${accepted}`);
-  }
+  const accepted = Object.keys(ACTIVATION_ALIASES).sort().join(', ');
   throw new ConfigError(`${where}: unknown activation ${JSON.stringify(name)}; supported: ${accepted}`);
 }
 

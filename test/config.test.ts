@@ -25,6 +25,14 @@ const configError = (f: () => unknown, pattern: RegExp) => {
   expect(e.message).toMatch(pattern);
 };
 
+// transformers 4.40.2 activations.py ACT2CLS, every key, and the function it computes (config.ts ACTIVATION_ALIASES).
+const ACT2FN_CANONICAL: Record<string, string> = {
+  gelu: 'gelu', gelu_10: 'gelu_10', gelu_fast: 'gelu_new', gelu_new: 'gelu_new', gelu_python: 'gelu',
+  gelu_pytorch_tanh: 'gelu_new', gelu_accurate: 'gelu_new', laplace: 'laplace', leaky_relu: 'leaky_relu',
+  linear: 'linear', mish: 'mish', quick_gelu: 'quick_gelu', relu: 'relu', relu2: 'relu2', relu6: 'relu6',
+  sigmoid: 'sigmoid', silu: 'silu', swish: 'silu', tanh: 'tanh',
+};
+
 const TINY_SIZES = { d_model: 64, encoder_layers: 2, decoder_layers: 2, encoder_attention_heads: 4, decoder_attention_heads: 4,
   encoder_ffn_dim: 128, decoder_ffn_dim: 128, vocab_size: 101, decoder_vocab_size: 101, max_position_embeddings: 64 };
 
@@ -152,6 +160,15 @@ describe('T5 feed_forward_proj', () => {
     expect(ff({ feed_forward_proj: 'gated-gelu' })).toEqual({ activation: 'gelu_new', gated: true });
     expect(ff({ feed_forward_proj: 'gated-silu' })).toEqual({ activation: 'silu', gated: true });
     expect(ff({ feed_forward_proj: 'gelu_new' })).toEqual({ activation: 'gelu_new', gated: false });
+    expect(ff({ feed_forward_proj: 'gelu' })).toEqual({ activation: 'gelu', gated: false }); // only gated-gelu is remapped
+  });
+  it('accepts <act> and gated-<act> for every ACT2FN name', () => {
+    for (const [name, canonical] of Object.entries(ACT2FN_CANONICAL)) {
+      if (name === 'gelu') continue; // gated-gelu: gelu_new, above
+      expect(ff({ feed_forward_proj: `gated-${name}` }), name).toEqual({ activation: canonical, gated: true });
+      expect(ff({ feed_forward_proj: name }), name).toEqual({ activation: canonical, gated: false });
+      expect(ff({ feed_forward_proj: 'relu', dense_act_fn: name }), name).toEqual({ activation: canonical, gated: false });
+    }
   });
   it('lets explicit dense_act_fn / is_gated_act win, as PretrainedConfig does', () => {
     expect(ff({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu' })).toEqual({ activation: 'gelu', gated: true });
@@ -190,14 +207,16 @@ describe('validation errors', () => {
     configError(() => marian({ decoder_attention_heads: 5 }), /d_model 64 is not divisible by decoder_attention_heads 5/);
   });
 
-  it('activations: accepted names, unknown → ConfigError, known-but-unimplemented → UnsupportedError', () => {
-    for (const [name, canonical] of [['gelu', 'gelu'], ['gelu_new', 'gelu_new'], ['relu', 'relu'], ['swish', 'silu'], ['silu', 'silu']]) {
-      expect(bart(marian({ activation_function: name })).activation_function).toBe(canonical);
+  it('activations: every ACT2FN name of transformers 4.40.2 is accepted, anything else → ConfigError', () => {
+    for (const [name, canonical] of Object.entries(ACT2FN_CANONICAL)) {
+      expect(bart(marian({ activation_function: name })).activation_function, name).toBe(canonical);
     }
-    configError(() => marian({ activation_function: 'sparkle' }), /unknown activation "sparkle"; supported: gelu, gelu_new, relu, silu, swish/);
-    const e = thrown(() => marian({ activation_function: 'gelu_fast' }));
-    expect(e).toBeInstanceOf(UnsupportedError);
-    expect(e.message).toMatch(/activation "gelu_fast" is not implemented/);
+    const all = Object.keys(ACT2FN_CANONICAL).sort().join(', ');
+    configError(() => marian({ activation_function: 'sparkle' }), new RegExp(`unknown activation "sparkle"; supported: ${all}$`));
+    configError(() => marian({ activation_function: 'GELU' }), /unknown activation "GELU"/); // ACT2FN is case-sensitive
+    configError(() => marian({ activation_function: 'gelu_' }), /unknown activation "gelu_"/);
+    configError(() => marian({ activation_function: 7 }), /unknown activation 7/);
+    configError(() => marian({ activation_function: 'hasOwnProperty' }), /unknown activation "hasOwnProperty"/);
   });
 
   it('special ids must lie in [0, vocab)', () => {

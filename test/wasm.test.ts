@@ -30,12 +30,15 @@ describe('kernels.wasm is a SIMD build', () => {
     return text.slice(start, next < 0 ? undefined : next);
   };
   /** A function's body and those of every function it reaches through calls (the dispatchers linear_f32 /
-   *  linear_i8 call the tiles). */
+   *  linear_i8 call the tiles) and indirect calls (activation_f32 calls its kind's loop through the table). */
+  const tableFuncs = [...text.matchAll(/\(elem [^\n]*/g)].flatMap(([e]) => e.match(/\$\d+/g)!.slice(1));
   const reach = (exportName: string) => {
     const seen = new Set<string>(), bodies: string[] = [];
     const visit = (b: string) => {
       bodies.push(b);
-      for (const [, c] of b.matchAll(/\(call (\$\S+)/g)) {
+      const callees = [...b.matchAll(/\(call (\$\S+)/g)].map(([, c]) => c);
+      if (b.includes('call_indirect')) callees.push(...tableFuncs);
+      for (const c of callees) {
         if (seen.has(c)) continue;
         seen.add(c);
         const start = text.indexOf(`(func ${c} `), next = text.indexOf('\n (func ', start + 1);

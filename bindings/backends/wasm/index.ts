@@ -16,9 +16,14 @@ class WasmTable implements TableWeights { constructor(readonly ptr: number, read
 
 const ptr = (b: Buf, off = 0): number => (b as WasmBuf).ptr + off * (b as WasmBuf).elementBytes;
 
-/** Cost of one element of an activation in PARALLEL_MIN_MACS units (measured: relu 0.37, silu 3.1, gelu 7.6 ns a
- *  float; gelu_tanh like silu plus a cubic): below the threshold an op stays on one thread. */
-const ACTIVATION_COST: Readonly<Record<Activation, number>> = { relu: 3, gelu: 60, gelu_new: 30, silu: 25 };
+/** Cost of one element of an activation in PARALLEL_MIN_MACS units, ~15 per ns (measured, V8 on one Xeon core,
+ *  inputs in [-8, 8]: relu, relu2, relu6, leaky_relu 0.1-0.2, sigmoid and silu 1.6, quick_gelu 1.7, mish 1.8,
+ *  gelu_new 2.1, tanh 2.4, gelu, gelu_10 and laplace 4.1 ns a float; a gated op adds ~0.1): below the threshold an
+ *  op stays on one thread. */
+const ACTIVATION_COST: Readonly<Record<Activation, number>> = {
+  relu: 3, leaky_relu: 3, linear: 1, relu2: 3, relu6: 3, sigmoid: 25, silu: 25, quick_gelu: 26, mish: 27, gelu_new: 30,
+  tanh: 36, gelu: 60, gelu_10: 62, laplace: 62,
+};
 
 export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
@@ -90,6 +95,7 @@ export class WasmBackend implements Backend {
   activation(act: Activation, x: Buf, off: number, n: number, gateOff?: number): void {
     const kind = ACTIVATION_KIND[act], at = ptr(x, off);
     if (gateOff === undefined) {
+      if (act === 'linear') return; // identity, in place
       this.elementwise(ACTIVATION_COST[act], n, () => this.rt.k.activation_f32(at, at, n, kind),
         (i0, i1) => ['activation_f32', at + i0 * 4, at + i0 * 4, i1 - i0, kind]);
     } else {

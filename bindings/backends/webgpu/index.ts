@@ -173,6 +173,7 @@ export class WebGpuBackend implements Backend {
   }
 
   activation(act: Activation, x: Buf, off: number, n: number, gateOff?: number): void {
+    if (act === 'linear' && gateOff === undefined) return; // identity, in place
     this.recorder().elementwise(ACTIVATION_KIND[act], x as GpuBuf, off, n, 1, gateOff ?? -1);
   }
 

@@ -170,9 +170,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 `;
 }
 
-/** In-place elementwise ops over n floats at off: op 0..3 an activation, numbered as ACTIVATION_KIND
- *  (../activations.ts): relu, gelu (erf), gelu_tanh, silu; OP_SCALE multiplies by scale. With `gated`,
- *  x[off + i] = op(x[off + i]) · x[gateOff + i] (gated feed-forward blocks: wi_0 and wi_1 halves). */
+/** In-place elementwise ops over n floats at off: op 0..13 an activation, numbered as ACTIVATION_KIND
+ *  (../activations.ts); OP_SCALE multiplies by scale. With `gated`, x[off + i] = op(x[off + i]) · x[gateOff + i]
+ *  (gated feed-forward blocks: wi_0 and wi_1 halves). The formulas are the wasm kernels' (assembly/activations.ts),
+ *  with exp's argument clamped (exp overflow is undefined in WGSL) and erfc by A&S 7.1.26. */
 export const OP_SCALE = 100;
 export const ELEMENTWISE = /* wgsl */ `
 struct P { n: u32, off: u32, op: u32, scale: f32, gated: u32, gateOff: u32 }
@@ -188,16 +189,46 @@ fn erfcPos(z: f32) -> f32 {
   return poly * exp(-min(z * z, 80.0));
 }
 fn erfc(z: f32) -> f32 { if (z >= 0.0) { return erfcPos(z); } return 2.0 - erfcPos(-z); }
+fn gelu(v: f32) -> f32 { return 0.5 * v * erfc(-v * 0.7071067811865476); }
 fn geluTanh(v: f32) -> f32 {
   let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
   return mulSigmoid(v, 2.0 * u);
 }
+// tanh without cancellation near 0 (the builtin's accuracy is that of sinh/cosh, and may overflow): Cephes tanhf,
+// an odd polynomial below |v| 0.625, 1 − 2/(e^{2|v|} + 1) above (e^80: 1 − 2/(e^80 + 1) is 1 in f32).
+fn tanhP(v: f32) -> f32 {
+  let a = abs(v);
+  if (a < 0.625) {
+    let z = v * v;
+    let q = (((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z - 3.33332819422e-1;
+    return v + v * z * q;
+  }
+  let e = exp(min(a + a, 80.0));
+  return sign(v) * (1.0 - 2.0 / (e + 1.0));
+}
+// mish = v·tanh(softplus(v)) = v·n/(n + 2), n = e^v(e^v + 2): no cancellation at either end; n/(n + 2) is 1 in f32
+// above v = 20, and below v = -80 the result (|v|·2e^v) is under 1e-30: 0.
+fn mish(v: f32) -> f32 {
+  let e = exp(min(v, 20.0));
+  let n = e * (e + 2.0);
+  return select(v * n / (n + 2.0), 0.0 * v, v < -80.0);
+}
 fn op(v: f32) -> f32 {
   switch p.op {
     case 0u: { return max(v, 0.0); }
-    case 1u: { return 0.5 * v * erfc(-v * 0.7071067811865476); }
+    case 1u: { return gelu(v); }
     case 2u: { return geluTanh(v); }
     case 3u: { return mulSigmoid(v, v); }
+    case 4u: { return clamp(gelu(v), -10.0, 10.0); } // gelu_10
+    case 5u: { return 0.5 * erfc((0.707107 - v) * 2.506626424383798); } // laplace: 0.5(1 + erf((v − μ)/(σ√2)))
+    case 6u: { return select(0.01 * v, v, v > 0.0); } // leaky_relu
+    case 7u: { return v; } // linear
+    case 8u: { return mish(v); }
+    case 9u: { return mulSigmoid(v, 1.702 * v); } // quick_gelu
+    case 10u: { let r = max(v, 0.0); return r * r; } // relu2
+    case 11u: { return clamp(v, 0.0, 6.0); } // relu6
+    case 12u: { return mulSigmoid(1.0, v); } // sigmoid
+    case 13u: { return tanhP(v); }
     default: { return v * p.scale; }
   }
 }
