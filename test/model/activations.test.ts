@@ -1,6 +1,6 @@
 // Configs with activations the transformers fixtures do not cover, on the tiny fixtures' weights: T5
 // feed_forward_proj "gated-<act>" / "<act>" and BART-family activation_function. Each loads and runs on wasm
-// against a reference (test/fixtures/activation_variants.json: the shared NumPy spec model, float64, with
+// against a reference (test/fixtures/activation_variants.json: the repo's NumPy model tools/reference/numpy_model.py, float64, with
 // transformers' ACT2FN definitions evaluated by torch; tools/activation_variants_reference.py), and on WebGPU
 // where an adapter exists, with the same tokens as wasm. gated-silu itself is t5_gated_silu_tiny, whose
 // golden.json transformers made (test/model/fixtures.test.ts, test/backends/webgpu.test.ts).
