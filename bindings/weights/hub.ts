@@ -89,7 +89,12 @@ export class HubClient {
   /** Set when a string was tried as a folder first (toModelSource): said in front of "no such model" errors. */
   triedFolder: string | undefined;
 
-  constructor(readonly id: string, options: HubSourceOptions, private readonly doFetch = options.fetch ?? globalThis.fetch) {
+  /** Called as a plain function: browsers refuse `fetch` called as a method of another object ("Illegal invocation"). */
+  private readonly doFetch: typeof fetch;
+
+  constructor(readonly id: string, options: HubSourceOptions) {
+    const f = options.fetch;
+    this.doFetch = (input, init) => (f ?? globalThis.fetch)(input, init);
     if (typeof id !== 'string' || !isHubId(id)) {
       throw new InputError(`${JSON.stringify(id)} is not a Hugging Face Hub id ("name" or "owner/name": letters, digits, ` +
         '"-", "_" and ".", e.g. "Helsinki-NLP/opus-mt-en-de")');

@@ -7,6 +7,7 @@
 //   - errors with X-Error-Code and X-Error-Message: RepoNotFound (401 without a valid token, 404 with one, as
 //     the Hub hides private repos), GatedRepo (401 without a token, 403 with one not granted), RevisionNotFound
 //     (404), EntryNotFound (404, with X-Repo-Commit)
+//   - CORS as the Hub sends it (any origin, its X-* headers exposed), so that pages on another origin can use it
 // Every request is logged with the host it reached and its Authorization header.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -50,8 +51,19 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const gitBlob = (b: Uint8Array) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 const bytesOf = (v: Uint8Array | string) => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
 
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'x-repo-commit, x-error-code, x-error-message, etag, x-linked-etag, x-linked-size, content-length',
+};
+
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
+  const server = createServer((req, res) => {
+    for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
+    if (req.method === 'OPTIONS') {
+      return void res.writeHead(204, { 'access-control-allow-headers': 'authorization', 'access-control-allow-methods': 'GET' }).end();
+    }
+    handler(req, res);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
