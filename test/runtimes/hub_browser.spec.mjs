@@ -60,7 +60,7 @@ describe('headless Chromium: a model by Hub id', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it('downloads through the CDN redirect into the browser's model cache, then loads with the Hub stopped', async (c) => {
+  it('downloads through the CDN redirect into the browser model cache, then loads with the Hub stopped', async (c) => {
     need(c, haveChromium(), `${CHROMIUM} is not installed (apt-get install chromium)`);
     const hub = await startMockHub({ 'acme/g2p': { files }, 'acme/gated': { files, access: 'gated', granted: ['hf_page'] } }, ['hf_page']);
     const lib = `${srv.url}lib/wasm-seq2seq.js`;
