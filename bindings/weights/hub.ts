@@ -316,9 +316,14 @@ function networkSource(client: HubClient): ModelSource {
  * The files of a Hub model, downloaded on first use and kept (see the top of this file). `loadModel(id)` and the
  * other loaders make one from a string Hub id; call it yourself to pass cache options (`cacheName`, `storage`).
  */
-export function hubSource(id: string, options: HubSourceOptions & { triedFolder?: string } = {}): ModelSource {
+export function hubSource(id: string, options: HubSourceOptions = {}): ModelSource {
+  return hubSourceTried(id, options, undefined);
+}
+
+/** hubSource for a string that was tried as a folder first (toModelSource): "no such model" errors say so. */
+export function hubSourceTried(id: string, options: HubSourceOptions, triedFolder: string | undefined): ModelSource {
   const client = new HubClient(id, options);
-  client.triedFolder = options.triedFolder;
+  client.triedFolder = triedFolder;
   if (isNodeJs() && options.cacheDir !== null) {
     // The Node file cache: loaded on first use (a Node-only module, left out of the browser build).
     let opened: Promise<ModelSource> | undefined;

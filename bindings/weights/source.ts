@@ -8,7 +8,7 @@ import { parseConfig, type ModelConfig } from '../config.js';
 import { ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
 import { hasNodeApis } from '../platform.js';
 import { checkAbort, errMessage, urlSource } from './http.js';
-import { hubSource, isHubId, type HubOptions } from './hub.js';
+import { hubSource, hubSourceTried, isHubId, type HubOptions } from './hub.js';
 import { checkNotLfsPointer, guardLfs, LFS_POINTER_MAX } from './lfs.js';
 import { dequantizingStore } from './int8.js';
 import { headerLength, mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
@@ -236,7 +236,7 @@ function folderOrHub(input: string, options: HubOptions): ModelSource {
     const fs = await import('node:fs/promises');
     // only "no such path" means "not a folder": a folder we may not read should fail as a folder
     const missing = await fs.stat(input).then(() => false, (e: { code?: string }) => e?.code === 'ENOENT' || e?.code === 'ENOTDIR');
-    chosen = missing ? hubSource(input, { ...options, triedFolder: input }) : folderSource(input);
+    chosen = missing ? hubSourceTried(input, options, input) : folderSource(input);
     return chosen;
   })());
   return {
