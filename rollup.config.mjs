@@ -54,6 +54,6 @@ export default [
       nodeResolve({ exportConditions: ['node', 'import'] }),
       declarationsBeside('index.d.ts'),
     ],
-    output: { dir: 'dist/node', format: 'es', entryFileNames: '[name].js', chunkFileNames: (c) => (c.name === 'spawn.node' ? '[name].js' : 'shared.js') },
+    output: { dir: 'dist/node', format: 'es', entryFileNames: '[name].js', chunkFileNames: (c) => (c.name.endsWith('.node') ? '[name].js' : 'shared.js') },
   },
 ];

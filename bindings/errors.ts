@@ -33,3 +33,42 @@ export class SourceError extends Seq2SeqError { constructor(message: string, opt
 export class AbortedError extends Seq2SeqError { constructor(message = 'generation was aborted', options?: ErrorOptions) { super('ABORTED', message, options); } }
 export class MemoryError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('MEMORY', message, options); } }
 export class ThreadError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('THREADS', message, options); } }
+
+// Source failures that programs may want to tell apart (both are SourceErrors, code 'SOURCE').
+
+/** A file is a Git LFS pointer (a repository cloned without Git LFS), not the file it stands for. */
+export class LfsPointerError extends SourceError {
+  readonly file: string;
+  /** The real file's size from the pointer. */
+  readonly size: number | undefined;
+  readonly oid: string;
+  constructor(message: string, info: { file: string; size: number | undefined; oid: string }, options?: ErrorOptions) {
+    super(message, options);
+    this.file = info.file;
+    this.size = info.size;
+    this.oid = info.oid;
+  }
+}
+
+/**
+ * Why a Hugging Face Hub download failed: the Hub's own X-Error-Code (RepoNotFound, EntryNotFound,
+ * RevisionNotFound, GatedRepo), else 'Unauthorized' (401), 'Forbidden' (403), 'HttpError' (another status),
+ * 'Offline' (no connection and no cached copy), 'NotCached' (offline mode and no cached copy).
+ */
+export type HubErrorReason = 'RepoNotFound' | 'EntryNotFound' | 'RevisionNotFound' | 'GatedRepo' | 'Unauthorized' |
+  'Forbidden' | 'HttpError' | 'Offline' | 'NotCached';
+
+export class HubError extends SourceError {
+  readonly reason: HubErrorReason;
+  /** The HTTP status, when the Hub answered. */
+  readonly status: number | undefined;
+  readonly repo: string;
+  readonly file: string | undefined;
+  constructor(message: string, info: { reason: HubErrorReason; status?: number; repo: string; file?: string }, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = info.reason;
+    this.status = info.status;
+    this.repo = info.repo;
+    this.file = info.file;
+  }
+}

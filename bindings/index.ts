@@ -11,10 +11,11 @@ export { SUPPORTED_MODEL_TYPES } from './config.js';
 export type { SourceInput, ModelSource, FileProgress, ProgressCallback } from './weights/source.js';
 export { folderSource, urlSource, memorySource } from './weights/source.js';
 export { cachedUrlSource, type CachedUrlSourceOptions, type CachedModelSource, type ModelCacheStorage } from './weights/cache.js';
+export { hubSource, type HubOptions, type HubSourceOptions } from './weights/hub.js';
 export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './backends/wasm/kernels.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
-  type ErrorCode,
+  HubError, LfsPointerError, type ErrorCode, type HubErrorReason,
 } from './errors.js';
 export { loadTokenizer, SentencePiece } from './tokenizers/index.js';
 export type { Tokenizer, TokenizerFamily, EncodeOptions, DecodeOptions, LoadTokenizerOptions } from './tokenizers/index.js';

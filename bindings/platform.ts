@@ -14,3 +14,16 @@ export function isDeno(): boolean {
 export function isNodeJs(): boolean {
   return hasNodeApis() && !isDeno();
 }
+
+/**
+ * An environment variable (HF_TOKEN, HF_ENDPOINT, ...), or undefined where there is no environment (browsers,
+ * Workers) or reading it is not allowed (Deno without --allow-env).
+ */
+export function envVar(name: string): string | undefined {
+  try {
+    const v = typeof process !== 'undefined' ? process.env?.[name] : undefined;
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

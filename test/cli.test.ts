@@ -10,9 +10,9 @@ import { loadModel } from '../bindings/model/load.js';
 const run = promisify(execFile);
 const BIN = new URL('../bin/wasm-seq2seq.js', import.meta.url).pathname;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 60_000, env: env && { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (e: any) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
@@ -115,5 +115,35 @@ describe('wasm-seq2seq convert', () => {
       expect(a.sequences).toEqual(b.sequences);
       expect(maxAbsDiff(a.scores!, b.scores!)).toBeLessThan(to === 'int8' ? 1e-5 : 1e-2);
     }
+  });
+});
+
+describe('wasm-seq2seq generate --model HUB_ID', () => {
+  it('downloads by Hub id (--revision, --token, HF_ENDPOINT, HF_HUB_CACHE), then runs offline from the cache', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { startMockHub } = await import('./helpers/mock_hub.js');
+    const { textModelFiles } = await import('./helpers/textmodel.js');
+    const files = textModelFiles();
+    const hub = await startMockHub({ 'acme/opus-tiny': { files, access: 'gated', granted: ['hf_cli'] } }, ['hf_cli']);
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: mkdtempSync(join(tmpdir(), 'cli-hub-')), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
+    const want = (await (await loadModel(files)).generate('the history of the', { maxNewTokens: 6 })).text![0]!.trim();
+    try {
+      const args = ['generate', '--model', 'acme/opus-tiny', '--revision', 'main', '--max-new-tokens', '6', 'the history of the'];
+      const denied = await cli(args, env);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/^wasm-seq2seq generate: HubError: acme\/opus-tiny is a gated model: downloading config\.json needs a token/);
+      expect(denied.stderr).toContain('--token on the command line');
+      const r = await cli([...args, '--token', 'hf_cli'], env);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe(want);
+      const missing = await cli(['generate', '--model', 'acme/nope', '--input-ids', '[[1]]'], env);
+      expect(missing.stderr).toMatch(/HubError: "acme\/nope" is not a folder here \(.*\), so it was tried as a Hub id: no model acme\/nope on /);
+    } finally {
+      await hub.close();
+    }
+    const offline = await cli(['generate', '--model', 'acme/opus-tiny', '--max-new-tokens', '6', 'the history of the'], { ...env, HF_HUB_OFFLINE: '1' });
+    expect(offline.stdout.trim()).toBe(want);
   });
 });

@@ -1,14 +1,18 @@
-// `wasm-seq2seq generate --model DIR --input-ids '[[...]]' [options] [--json]`
+// `wasm-seq2seq generate --model DIR|HUB_ID --input-ids '[[...]]' [options] [--json]`
 // Unset options fall back to the model's generation_config.json, as in transformers.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { loadModel } from '../model/load.js';
 import type { ModelGenerateOptions } from '../model/model.js';
 
-export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-ids '[[ids...], ...]' [options]
-       wasm-seq2seq generate --model DIR [options] "text" ["more text" ...]   (the repo's tokenizer; stdin if "-")
+export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR|HUB_ID --input-ids '[[ids...], ...]' [options]
+       wasm-seq2seq generate --model DIR|HUB_ID [options] "text" ["more text" ...]   (the repo's tokenizer; stdin if "-")
 
-  --model DIR                  Hugging Face folder (config.json, model.safetensors[, generation_config.json])
+  --model DIR|HUB_ID           Hugging Face folder (config.json, model.safetensors[, generation_config.json]), or a
+                               Hub id such as Helsinki-NLP/opus-mt-en-de (downloaded once into the Hugging Face cache;
+                               an existing folder of that name wins; HF_ENDPOINT, HF_HUB_OFFLINE=1 as in huggingface_hub)
+  --revision REV               Hub ids: branch, tag or commit (default main)
+  --token TOKEN                Hub ids: access token for gated/private models (default: HF_TOKEN)
   --input-ids JSON             token id rows (may differ in length: padded and masked)
   --attention-mask JSON        1 = token, 0 = padding (default: from row lengths / pad ids)
   --num-beams N                1 = greedy
@@ -28,7 +32,7 @@ export const GENERATE_HELP = `usage: wasm-seq2seq generate --model DIR --input-i
   --timing                     print load and generation times to stderr`;
 
 const OPTIONS = {
-  model: { type: 'string' }, 'input-ids': { type: 'string' }, 'attention-mask': { type: 'string' },
+  model: { type: 'string' }, revision: { type: 'string' }, token: { type: 'string' }, 'input-ids': { type: 'string' }, 'attention-mask': { type: 'string' },
   'num-beams': { type: 'string' }, 'num-return-sequences': { type: 'string' },
   'max-new-tokens': { type: 'string' }, 'max-length': { type: 'string' },
   'min-new-tokens': { type: 'string' }, 'min-length': { type: 'string' },
@@ -100,6 +104,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       quantize: values.quantize as 'int8' | 'none' | undefined,
       threads: threads(values.threads),
       backend: values.backend as 'wasm' | 'webgpu' | 'auto' | undefined,
+      revision: values.revision,
+      token: values.token,
     });
     const t1 = performance.now();
     const opts: ModelGenerateOptions = {

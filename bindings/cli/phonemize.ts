@@ -17,11 +17,13 @@ punctuation not pronounced; tokens with nothing pronounceable (other scripts, em
   --no-lexicon       the model alone, also for dictionary words (how its WER is measured)
   --line             one line per input line: word/PH-ON-EH-M-Z ...
   --num-beams N      beam width (default 4, from the model's generation_config.json; 1 = greedy)
-  --model DIR        another G2P model folder (default: the shipped weights/g2p-en)
+  --model DIR|ID     another G2P model: a folder or a Hub id (default: the shipped weights/g2p-en)
+  --revision REV     Hub ids: branch, tag or commit (default main); --token TOKEN: for gated/private ones (default HF_TOKEN)
   --progress         show a progress bar on stderr (default: on for long input when stderr is a terminal)`;
 
 const OPTIONS = {
   json: { type: 'boolean' }, line: { type: 'boolean' }, 'num-beams': { type: 'string' }, model: { type: 'string' },
+  revision: { type: 'string' }, token: { type: 'string' },
   progress: { type: 'boolean' }, 'no-lexicon': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,7 +55,7 @@ export async function phonemizeCommand(argv: string[]): Promise<number> {
   if (fromStdin && process.stdin.isTTY) throw new InputError(`no text given\n\n${PHONEMIZE_HELP}`);
   const lines = fromStdin ? (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '') : [positionals.join(' ')];
 
-  const g2p = await Phonemizer.load(values.model, { lexicon: values['no-lexicon'] !== true });
+  const g2p = await Phonemizer.load(values.model, { lexicon: values['no-lexicon'] !== true, revision: values.revision, token: values.token });
   // Pronounce every distinct word of the whole input first (batched, with progress), then print per line.
   const { textToWords } = await import('../g2p/text.js');
   const allWords = lines.flatMap((l) => textToWords(l).map((w) => w.word));

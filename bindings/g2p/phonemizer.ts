@@ -67,8 +67,8 @@ export class Phonemizer {
   }
 
   static async load(source?: SourceInput, options: PhonemizerLoadOptions = {}): Promise<Phonemizer> {
-    const src = source ?? (await defaultG2PModelDir());
-    const bytes = await toModelSource(src).read('vocab.json', { signal: options.signal });
+    const src = toModelSource(source ?? (await defaultG2PModelDir()), options); // once: a Hub id resolves once
+    const bytes = await src.read('vocab.json', { signal: options.signal });
     let vocab: G2PVocab;
     try {
       vocab = JSON.parse(new TextDecoder().decode(bytes));

@@ -2,7 +2,7 @@
 // it (and onto wasm too when the primary is WebGPU: what later calls fall back to if the device is lost), and
 // load the tokenizer.
 //
-//   const model = await loadModel('path/to/opus-mt-en-de');
+//   const model = await loadModel('path/to/opus-mt-en-de');   // or a Hub id: 'Helsinki-NLP/opus-mt-en-de'
 import type { Backend, BackendChoice, WeightFormat } from '../backends/backend.js';
 import { WasmBackend } from '../backends/wasm/index.js';
 import { createRuntime, releaseNow, releaseWithOwner, type ThreadOptions, type WasmRuntime } from '../backends/wasm/runtime.js';
@@ -12,7 +12,7 @@ import type { ModelConfig } from '../config.js';
 import { InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { loadTokenizer } from '../tokenizers/index.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { loadModelFiles, type LoadOptions, type SourceInput } from '../weights/source.js';
+import { loadModelFiles, toModelSource, type LoadOptions, type SourceInput } from '../weights/source.js';
 import { loadBart, loadMbart } from './bart.js';
 import { loadM2m100 } from './m2m100.js';
 import { loadMarian } from './marian.js';
@@ -85,10 +85,11 @@ async function openWebGpu(o: LoadModelOptions, format: WeightFormat, load: (b: B
   }
 }
 
-/** Load a model from a folder path, a URL laid out like a Hugging Face repo, or in-memory files. */
+/** Load a model from a folder path, a Hugging Face Hub id, a URL laid out like a Hugging Face repo, or in-memory files. */
 export async function loadModel(source: SourceInput, options: LoadModelOptions = {}): Promise<Seq2SeqModel> {
   checkOptions(options);
-  const files = await loadModelFiles(source, options);
+  const src = toModelSource(source, options); // once: a Hub id is resolved (and its commit pinned) for both reads
+  const files = await loadModelFiles(src, options);
   const cfg = files.config;
   const family = FAMILIES[cfg.model_type];
   let rt: WasmRuntime | undefined, wasm: Runner, gpu: { runner: Runner | null; note: string } = { runner: null, note: 'wasm SIMD (backend: wasm)' };
@@ -108,7 +109,7 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
     } finally {
       files.weights.close?.(); // everything needed is loaded now (a folder's file is read on demand until here)
     }
-    const tokenizer = options.tokenizer === false ? null : await loadTokenizer(source, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
+    const tokenizer = options.tokenizer === false ? null : await loadTokenizer(src, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
     const model = new Seq2SeqModel(cfg, rt, gpu.runner ?? wasm, gpu.runner ? wasm : null, tokenizer, gpu.note);
     releaseWithOwner(model, rt);
     return model;

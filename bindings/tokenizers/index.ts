@@ -7,6 +7,7 @@
 // vocab.json + merges.txt).
 
 import { ConfigError, SourceError } from '../errors.js';
+import type { HubOptions } from '../weights/hub.js';
 import { toModelSource, type ModelSource, type ProgressCallback, type SourceInput } from '../weights/source.js';
 import { FairseqTokenizer, M2M100Tokenizer, MarianTokenizer, T5Tokenizer } from './families.js';
 import { bartTokenizerJson, JsonTokenizer } from './hf_json.js';
@@ -17,7 +18,8 @@ import type { Tokenizer, TokenizerFamily } from './types.js';
 export type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
 export { SentencePiece } from './sentencepiece.js';
 
-export interface LoadTokenizerOptions {
+/** Hub options (revision, hubUrl, token, ...) apply when `input` is a Hub id. */
+export interface LoadTokenizerOptions extends HubOptions {
   /** Default source language (NLLB `eng_Latn`, M2M100 `en`, mBART `en_XX`), overriding tokenizer_config.json. */
   readonly srcLang?: string;
   /** Which files win when a repo has both: 'sentencepiece' (default) or 'tokenizer.json'. */
@@ -94,7 +96,7 @@ class Files {
  */
 export async function loadTokenizer(input: SourceInput, config?: ModelConfigLike,
   options: LoadTokenizerOptions = {}): Promise<Tokenizer | null> {
-  const files = new Files(toModelSource(input), options);
+  const files = new Files(toModelSource(input, options), options);
   const rawCfg = await files.json('tokenizer_config.json');
   const cfg = parseTokenizerConfig(
     options.srcLang === undefined ? rawCfg : { ...rawCfg, src_lang: options.srcLang },

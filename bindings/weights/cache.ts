@@ -14,14 +14,16 @@
 //
 // Copies are used as they are, without asking the server again: point `base` at an immutable revision
 // (e.g. huggingface.co/<repo>/resolve/<commit>) or change `cacheName` when the files change; `clear()`
-// deletes this base URL's copies.
+// deletes this base URL's copies. `cachingSource` is the same over any downloading source: the Hub source
+// (hub.ts) keeps its files this way outside Node, keyed by `<hub>/<id>/resolve/<revision>/<file>`.
 
-import { AbortedError } from '../errors.js';
-import { urlSource, type ModelSource, type ReadOptions, type UrlSourceOptions } from './source.js';
+import { AbortedError, SourceError } from '../errors.js';
+import { urlSource, type UrlSourceOptions } from './http.js';
+import type { ModelSource, ReadOptions } from './source.js';
 
 export type ModelCacheStorage = 'opfs' | 'cache' | 'none';
 
-export interface CachedUrlSourceOptions extends UrlSourceOptions {
+export interface ModelCacheOptions {
   /** Cache API cache name / OPFS folder name (default 'wasm-seq2seq-models'). */
   readonly cacheName?: string;
   /** 'auto' (default): OPFS where the runtime can write files there, else the Cache API, else no copies. */
@@ -29,6 +31,8 @@ export interface CachedUrlSourceOptions extends UrlSourceOptions {
   /** Called when reading or storing a copy fails; the load goes on over the network. Default: console.warn. */
   readonly onCacheError?: (error: unknown, file: string) => void;
 }
+
+export interface CachedUrlSourceOptions extends UrlSourceOptions, ModelCacheOptions {}
 
 export interface CachedModelSource extends ModelSource {
   /** The storage in use, decided on first use ('none' when no storage works here). */
@@ -162,7 +166,16 @@ async function opfsStore(root: string, cacheName: string): Promise<Store | null>
  */
 export function cachedUrlSource(base: string | URL, options: CachedUrlSourceOptions = {}): CachedModelSource {
   const root = absoluteBase(base);
-  const network = urlSource(base, options);
+  return cachingSource(root, urlSource(base, options), `URL ${root}`, options);
+}
+
+/**
+ * What cachedUrlSource is, over any source that downloads: `network` answers the files that have no local copy,
+ * `root` (an absolute http(s) URL) keys the copies. The Hub source (hub.ts) uses it in browsers, Deno and Workers.
+ * `offline`: only copies are read; a file without one is `notCached(file)`'s error (or undefined when optional).
+ */
+export function cachingSource(root: string, network: ModelSource, shown: string,
+  options: ModelCacheOptions & { offline?: boolean; notCached?: (file: string) => Error } = {}): CachedModelSource {
   const cacheName = options.cacheName ?? 'wasm-seq2seq-models';
   const wanted = options.storage ?? 'auto';
   const report = options.onCacheError ??
@@ -185,7 +198,7 @@ export function cachedUrlSource(base: string | URL, options: CachedUrlSourceOpti
   })());
 
   return {
-    description: `URL ${root} (cached in ${cacheName})`,
+    description: `${shown} (cached in ${cacheName})`,
     hits,
     misses,
     async storage() {
@@ -214,6 +227,10 @@ export function cachedUrlSource(base: string | URL, options: CachedUrlSourceOpti
           opts.onProgress?.({ file, loaded: stored.length, total: stored.length });
           return stored;
         }
+      }
+      if (options.offline) {
+        if (opts.optional) return undefined;
+        throw options.notCached?.(file) ?? new SourceError(`${file} is not in the cache (${cacheName}) and the source is offline`);
       }
       const bytes = await network.read(file, opts);
       misses.push(file);

@@ -1,10 +1,15 @@
 // Where model files come from: a local folder (Node), a base URL laid out like a Hugging Face repo
-// (`${base}/config.json`, `${base}/model.safetensors`, e.g. https://huggingface.co/<repo>/resolve/main), or
-// files already in memory. All three answer the same `read(file)` so the loader does not care which it has.
+// (`${base}/config.json`, `${base}/model.safetensors`, e.g. https://huggingface.co/<repo>/resolve/main), a
+// Hugging Face Hub id (hub.ts), or files already in memory. All answer the same `read(file)` so the loader does
+// not care which it has; toModelSource decides which a string is (see there) and checks every file read for
+// being a Git LFS pointer (lfs.ts).
 
 import { parseConfig, type ModelConfig } from '../config.js';
-import { AbortedError, ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
+import { ConfigError, Seq2SeqError, SourceError, WeightsError } from '../errors.js';
 import { hasNodeApis } from '../platform.js';
+import { checkAbort, errMessage, urlSource } from './http.js';
+import { hubSource, hubSourceTried, isHubId, type HubOptions } from './hub.js';
+import { checkNotLfsPointer, guardLfs, LFS_POINTER_MAX } from './lfs.js';
 import { dequantizingStore } from './int8.js';
 import { headerLength, mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
 
@@ -34,27 +39,17 @@ export interface ModelSource {
    * caller closes the store. A folder in Node has it: a model's weights then never exist twice in memory.
    */
   openTensors?(file: string, options?: ReadOptions): Promise<SafeTensors | undefined>;
+  /** Optional: the names of the files it has, for error messages (a folder, in-memory files). */
+  list?(): Promise<string[]>;
 }
 
 /** `{ 'config.json': string | object | bytes, 'model.safetensors': bytes, ... }` */
 export type InMemoryFiles = Readonly<Record<string, string | ArrayBuffer | ArrayBufferView | object | undefined>>;
 export type SourceInput = string | URL | InMemoryFiles | ModelSource;
 
+export { urlSource, type UrlSourceOptions } from './http.js';
+
 const CHUNK = 16 << 20; // folder reads in 16 MiB steps so progress and abort work on big files
-
-const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function abortedError(signal: AbortSignal | undefined, e?: unknown): AbortedError | undefined {
-  if (signal?.aborted || (e instanceof Error && e.name === 'AbortError')) {
-    return new AbortedError('loading the model was aborted', { cause: signal?.reason ?? e });
-  }
-  return undefined;
-}
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  const e = abortedError(signal);
-  if (e) throw e;
-}
 
 export function folderSource(dir: string | URL): ModelSource {
   const shown = String(dir);
@@ -76,12 +71,18 @@ export function folderSource(dir: string | URL): ModelSource {
     if ((e as { code?: string }).code !== 'ENOENT') throw new SourceError(`cannot open ${path}: ${errMessage(e)}`, { cause: e });
     if (optional) return undefined;
     const fs = await import('node:fs/promises');
-    const isDir = await fs.stat(base).then((s) => s.isDirectory(), () => false);
-    throw new SourceError(isDir ? `${file} not found in folder ${shown} (${path})`
-      : `folder ${shown} does not exist (looking for ${file})`, { cause: e });
+    const names = await fs.readdir(base).catch(() => undefined);
+    if (names === undefined) throw new SourceError(`folder ${shown} does not exist (looking for ${file})${notAFolderHint(shown)}`, { cause: e });
+    const has = names.length === 0 ? 'it is empty' : `it has ${names.slice(0, 20).join(', ')}${names.length > 20 ? `, ... (${names.length})` : ''}`;
+    throw new SourceError(`${file} not found in folder ${shown} (${path}); ${has}`, { cause: e });
   };
   return {
     description: `folder ${shown}`,
+    async list() {
+      const { base } = await locate('');
+      const fs = await nodeOnly(() => import('node:fs/promises'));
+      return (await fs.readdir(base, { withFileTypes: true })).filter((d) => !d.isDirectory()).map((d) => d.name);
+    },
     async read(file, opts = {}) {
       const { base, path } = await locate(file);
       const fs = await nodeOnly(() => import('node:fs/promises'));
@@ -131,6 +132,10 @@ export function folderSource(dir: string | URL): ModelSource {
         const stat = fs.fstatSync(fd);
         if (!stat.isFile()) throw new SourceError(`${path} is not a regular file`);
         const size = stat.size;
+        if (size <= LFS_POINTER_MAX) { // a Git LFS pointer in place of the weights: say so, not "bad header"
+          const all = new Uint8Array(size);
+          if (fs.readSync(fd, all, 0, size, 0) === size) checkNotLfsPointer(all, file, `folder ${shown}`);
+        }
         let loaded = 0;
         const readAt = (pos: number, dst: Uint8Array) => {
           if (!open) throw new SourceError(`${path} was read after the model finished loading (the store is closed)`);
@@ -170,77 +175,6 @@ export function folderSource(dir: string | URL): ModelSource {
   };
 }
 
-export interface UrlSourceOptions {
-  /** Defaults to the global fetch. */
-  readonly fetch?: typeof fetch;
-  /** Extra request options, e.g. an Authorization header for gated repos. */
-  readonly init?: RequestInit;
-}
-
-export function urlSource(base: string | URL, options: UrlSourceOptions = {}): ModelSource {
-  const root = String(base).replace(/\/+$/, '');
-  return {
-    description: `URL ${root}`,
-    async read(file, opts = {}) {
-      const url = `${root}/${file}`;
-      const doFetch = options.fetch ?? globalThis.fetch;
-      let res: Response;
-      try {
-        res = await doFetch(url, { ...options.init, signal: opts.signal });
-      } catch (e) {
-        throw abortedError(opts.signal, e) ?? new SourceError(`GET ${url} failed: ${errMessage(e)}`, { cause: e });
-      }
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => undefined);
-        const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
-        // 404/410 mean "no such file"; anything else (401/403 gated repo, 5xx) is a failure even for optional files.
-        const absent = res.status === 404 || res.status === 410;
-        if (absent && opts.optional) return undefined;
-        throw new SourceError(absent ? `${file} not found: GET ${url} answered ${status}` : `GET ${url} answered ${status}`);
-      }
-      return readBody(res, file, url, opts);
-    },
-  };
-}
-
-async function readBody(res: Response, file: string, url: string, opts: ReadOptions): Promise<Uint8Array> {
-  // With Content-Encoding the header counts compressed bytes while the body stream yields decoded ones.
-  const encoding = res.headers.get('content-encoding');
-  const length = res.headers.get('content-length');
-  const total = length !== null && /^\d+$/.test(length) && (!encoding || encoding === 'identity') ? Number(length) : undefined;
-  opts.onProgress?.({ file, loaded: 0, total });
-  let out = new Uint8Array(total ?? 1 << 20);
-  let loaded = 0;
-  try {
-    if (!res.body) {
-      out = new Uint8Array(await res.arrayBuffer());
-      loaded = out.length;
-      opts.onProgress?.({ file, loaded, total });
-    } else {
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (loaded + value.length > out.length) {
-          const grown = new Uint8Array(Math.max(out.length * 2, loaded + value.length));
-          grown.set(out.subarray(0, loaded));
-          out = grown;
-        }
-        out.set(value, loaded);
-        loaded += value.length;
-        opts.onProgress?.({ file, loaded, total });
-      }
-    }
-  } catch (e) {
-    throw abortedError(opts.signal, e) ??
-      new SourceError(`downloading ${url} failed after ${loaded} bytes: ${errMessage(e)}`, { cause: e });
-  }
-  if (total !== undefined && loaded !== total) {
-    throw new SourceError(`download of ${url} is incomplete: got ${loaded} of ${total} bytes`);
-  }
-  return loaded === out.length ? out : out.slice(0, loaded);
-}
-
 function isArrayBuffer(v: unknown): v is ArrayBuffer {
   const tag = Object.prototype.toString.call(v);
   return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]';
@@ -249,6 +183,9 @@ function isArrayBuffer(v: unknown): v is ArrayBuffer {
 export function memorySource(files: InMemoryFiles): ModelSource {
   return {
     description: 'in-memory model files',
+    async list() {
+      return Object.keys(files).filter((k) => files[k] !== undefined && files[k] !== null);
+    },
     async read(file, opts = {}) {
       const v = Object.hasOwn(files, file) ? files[file] : undefined;
       if (v === undefined || v === null) {
@@ -269,16 +206,59 @@ export function memorySource(files: InMemoryFiles): ModelSource {
   };
 }
 
-/** Strings are URLs when they start with http(s):// or blob:, folders otherwise (URLs anywhere but Node). */
-export function toModelSource(input: SourceInput): ModelSource {
+/**
+ * What a string names, "existing folder wins":
+ *  - http(s):// and blob: strings are URLs, everywhere;
+ *  - in Node (and Deno): a path that exists is a folder; otherwise a Hugging Face Hub id when it can be one
+ *    ("name" or "owner/name", see isHubId), else a folder (whose error then says it does not exist);
+ *  - elsewhere (browsers, Workers): "owner/name" is a Hub id, anything else a URL (relative to the page:
+ *    write "./owner/name" for a folder on your own server).
+ * A URL object is a folder for file: URLs, else a URL. Every source comes back checked for LFS pointers.
+ */
+export function toModelSource(input: SourceInput, options: HubOptions = {}): ModelSource {
   if (typeof input === 'string') {
-    return /^(https?:\/\/|blob:)/i.test(input) || !hasNodeApis() ? urlSource(input) : folderSource(input);
+    if (/^(https?:\/\/|blob:)/i.test(input)) return guardLfs(urlSource(input));
+    if (!hasNodeApis()) return guardLfs(input.includes('/') && isHubId(input) ? hubSource(input, options) : urlSource(input));
+    return guardLfs(isHubId(input) ? folderOrHub(input, options) : folderSource(input));
   }
-  if (input instanceof URL) return input.protocol === 'file:' ? folderSource(input) : urlSource(input);
+  if (input instanceof URL) return guardLfs(input.protocol === 'file:' ? folderSource(input) : urlSource(input));
   const maybe = input as Partial<ModelSource>;
-  if (typeof maybe.read === 'function' && typeof maybe.description === 'string') return input as ModelSource;
+  if (typeof maybe.read === 'function' && typeof maybe.description === 'string') return guardLfs(input as ModelSource);
   if (typeof input !== 'object' || input === null) throw new SourceError(`not a model source: ${String(input)}`);
-  return memorySource(input as InMemoryFiles);
+  return guardLfs(memorySource(input as InMemoryFiles));
+}
+
+/** A folder when the path exists, else the Hub model of that id (decided at the first read). */
+function folderOrHub(input: string, options: HubOptions): ModelSource {
+  let chosen: ModelSource | undefined;
+  let deciding: Promise<ModelSource> | undefined;
+  const decide = () => (deciding ??= (async () => {
+    const fs = await import('node:fs/promises');
+    // only "no such path" means "not a folder": a folder we may not read should fail as a folder
+    const missing = await fs.stat(input).then(() => false, (e: { code?: string }) => e?.code === 'ENOENT' || e?.code === 'ENOTDIR');
+    chosen = missing ? hubSourceTried(input, options, input) : folderSource(input);
+    return chosen;
+  })());
+  return {
+    get description() { return chosen?.description ?? `${input} (a folder if one exists, else a Hub id)`; },
+    async read(file, opts) { return (await decide()).read(file, opts); },
+    async openTensors(file, opts) {
+      const s = await decide();
+      return s.openTensors ? s.openTensors(file, opts) : readSafetensors(s, file, opts ?? {});
+    },
+    async list() { return (await decide()).list?.() ?? []; },
+  };
+}
+
+/** For a folder that does not exist: what the string might have meant instead. */
+function notAFolderHint(shown: string): string {
+  const rest = shown.replace(/^\.[\\/]/, '');
+  if (rest !== shown && isHubId(rest)) return `; to download the Hub model ${rest}, pass "${rest}" (without "./")`;
+  if (!/^([\\/~]|\.{1,2}[\\/]|[A-Za-z]:)/.test(shown) && !isHubId(shown)) {
+    return `; "${shown}" is not a Hub id either (a Hub id is "name" or "owner/name" of letters, digits, "-", "_" ` +
+      'and "."), so it was read as a folder path';
+  }
+  return '';
 }
 
 export interface LoadedModelFiles {
@@ -288,7 +268,7 @@ export interface LoadedModelFiles {
   readonly weights: TensorStore;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends HubOptions {
   readonly onProgress?: ProgressCallback;
   readonly signal?: AbortSignal;
 }
@@ -299,7 +279,7 @@ export interface LoadOptions {
  * wrong or unsupported model fails before a large download.
  */
 export async function loadModelFiles(input: SourceInput, options: LoadOptions = {}): Promise<LoadedModelFiles> {
-  const source = toModelSource(input);
+  const source = toModelSource(input, options);
   const rawConfig = (await readJson(source, 'config.json', options, false))!;
   const rawGenerationConfig = await readJson(source, 'generation_config.json', options, true);
   const config = parseConfig(rawConfig, rawGenerationConfig);

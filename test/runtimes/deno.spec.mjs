@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { start, MODEL_FILES, LEXICON } from '../../examples/browser/server.mjs';
 import { ROOT, snapshotModel, nodePhonemes, record, round } from './helpers.mjs';
 import { run, lastJson } from './run.mjs';
+import { startMockHub } from '../helpers/mock_hub.ts';
 
 const DENO = join(ROOT, 'node_modules/.bin/deno');
 const TEXT = 'Deno reads 7 files from a folder.';
@@ -47,7 +48,7 @@ describe('Deno', () => {
   });
 
   it('deno check: the example type-checks against dist/deno/wasm-seq2seq.d.ts', async () => {
-    const r = await run(DENO, ['check', 'examples/deno/phonemize.ts', 'examples/deno/from-url.ts'], { env: env() });
+    const r = await run(DENO, ['check', 'examples/deno/phonemize.ts', 'examples/deno/from-url.ts', 'examples/deno/from-hub.ts'], { env: env() });
     expect(r.code, r.out).toBe(0);
   });
 
@@ -72,5 +73,22 @@ describe('Deno', () => {
     } finally {
       srv.close();
     }
+  });
+
+  it('a Hub id (examples/deno/from-hub.ts): manual redirects to the CDN, Cache API copies, offline second run', async () => {
+    const files = Object.fromEntries([...MODEL_FILES, LEXICON].map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+    const hub = await startMockHub({ 'acme/g2p': { files } });
+    const args = ['run', '--allow-net=127.0.0.1', '--allow-read', 'examples/deno/from-hub.ts', 'acme/g2p', TEXT, hub.url];
+    try {
+      const first = await run(DENO, args, { env: env() });
+      expect(first.code, first.out).toBe(0);
+      expect(lastJson(first.stdout).words).toEqual(expected);
+      expect(hub.requests.filter((r) => r.host === 'cdn').length).toBeGreaterThan(0); // the weights came by the redirect
+    } finally {
+      await hub.close();
+    }
+    const second = await run(DENO, args, { env: env() });
+    expect(second.code, second.out).toBe(0);
+    expect(lastJson(second.stdout).words).toEqual(expected);
   });
 });

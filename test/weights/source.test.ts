@@ -374,12 +374,17 @@ describe('URL source against a local HTTP server', () => {
 });
 
 describe('toModelSource', () => {
-  it('picks the source kind from the input', () => {
+  it('picks the source kind from the input', async () => {
     expect(toModelSource('https://huggingface.co/x/resolve/main').description).toBe('URL https://huggingface.co/x/resolve/main');
     expect(toModelSource('./models/opus').description).toBe('folder ./models/opus');
     expect(toModelSource({ 'config.json': {} }).description).toBe('in-memory model files');
-    const custom = { description: 'custom', read: async () => new Uint8Array(0) };
-    expect(toModelSource(custom)).toBe(custom);
+    // a source of your own comes back checked for LFS pointers, everything else it has reached as before
+    const custom = { description: 'custom', read: async () => new Uint8Array(3), hits: ['config.json'] };
+    const checked = toModelSource(custom);
+    expect(checked.description).toBe('custom');
+    expect((checked as typeof custom).hits).toBe(custom.hits);
+    expect(await checked.read('config.json')).toEqual(new Uint8Array(3));
+    expect(toModelSource(checked)).toBe(checked); // checked once
   });
 
   it('wraps a corrupt weights file as WeightsError naming the file', async () => {
