@@ -140,6 +140,7 @@ function gather(t: Tensor): Uint8Array {
 
 /** Parses and fully checks one torch.save file (either layout). `label` names it in errors. */
 export function parsePytorchBin(bytes: Uint8Array, label = 'pytorch_model.bin'): PytorchCheckpoint {
+  if (!LITTLE_ENDIAN) throw new UnsupportedError('reading pytorch_model.bin needs a little-endian host');
   if (looksLikeZip(bytes)) return readZipCheckpoint(bytes, label);
   if (bytes.length >= 2 && bytes[0] === 0x80) return readLegacyCheckpoint(bytes, label);
   if (bytes.length >= 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
@@ -166,12 +167,16 @@ function readZipCheckpoint(bytes: Uint8Array, label: string): PytorchCheckpoint 
     if (text === 'big') throw new UnsupportedError(`${label} was saved on a big-endian machine; only little-endian checkpoints are read`);
     if (text !== 'little') fail(`${order.name} says ${JSON.stringify(text.slice(0, 20))}, expected "little" or "big"`);
   }
+  // Every entry read is checked against its CRC-32 (torch.load itself does not; without it a damaged record, or a
+  // local header pointing a few bytes off, would load as other values). A stored CRC of 0 is what torch writes
+  // when told not to compute CRCs (torch.serialization.set_crc32_options(False)): nothing to check then.
+  const checkCrc = (name: string, data: Uint8Array, what: string) => {
+    const stored = entries.get(name)!.crc32, computed = stored === 0 ? 0 : crc32(data);
+    if (computed !== stored) fail(`${what} fails its CRC-32 check (stored ${hex(stored)}, computed ${hex(computed)}): the archive is corrupt`);
+  };
   const pkl = entries.get(pkls[0])!;
   const pklBytes = body(pkl.name);
-  // A CRC of 0 is what torch writes when asked not to compute CRCs (torch.serialization.set_crc32_options).
-  if (pkl.crc32 !== 0 && crc32(pklBytes) !== pkl.crc32) {
-    fail(`${pkl.name} fails its CRC-32 check (stored ${hex(pkl.crc32)}, computed ${hex(crc32(pklBytes))}): the archive is corrupt`);
-  }
+  checkCrc(pkl.name, pklBytes, pkl.name);
   const hooks = new TorchHooks(bytes.length);
   const { value, end } = unpickle(pklBytes, 0, hooks, `${label} (${pkl.name})`);
   if (end !== pklBytes.length) fail(`${pkl.name} has ${pklBytes.length - end} bytes after the pickle's STOP`);
@@ -185,6 +190,7 @@ function readZipCheckpoint(bytes: Uint8Array, label: string): PytorchCheckpoint 
       fail(`storage "${key}" (${name}) holds ${e!.size} bytes, but the pickle declares ${ref.numel} × ${ref.type.pyType} ` +
         `= ${want} bytes`);
     }
+    checkCrc(name, body(name), `storage "${key}" (${name})`);
     storages.set(key, body(name));
   }
   return new PytorchCheckpoint(label, 'zip', tensorsOf(value, storages, label, bytes.length));

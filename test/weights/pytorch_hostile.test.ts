@@ -9,6 +9,7 @@ import { Seq2SeqError, UnsupportedError, WeightsError } from '../../bindings/err
 import { loadModel } from '../../bindings/model/load.js';
 import { parsePytorchBin } from '../../bindings/weights/pytorch.js';
 import { LIMITS } from '../../bindings/weights/pickle.js';
+import { readZip } from '../../bindings/weights/zip.js';
 import { concat, PickleAsm, simpleCheckpoint, stateDictPickle, torchLegacy, torchZip, zipStored, type SpecTensor } from '../../tools/fuzz/binwriter.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 
@@ -223,6 +224,16 @@ describe('duplicates and inconsistencies', () => {
     const good = zipOf(pkl), bad = good.slice();
     bad[64 + 10] ^= 1; // a byte of data.pkl (the data of the first entry starts at 64)
     expectRefusal(bad, WeightsError, /^pytorch_model\.bin: pytorch_model\/data\.pkl fails its CRC-32 check \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\): the archive is corrupt$/);
+    // a damaged storage record, or a local header pointing a few bytes off, would load as other values
+    const e = readZip(good, 'x').get('pytorch_model/data/0')!;
+    const flipped = good.slice();
+    flipped[e.start + 5] ^= 0x10;
+    const crcError = /^pytorch_model\.bin: storage "0" \(pytorch_model\/data\/0\) fails its CRC-32 check \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\): the archive is corrupt$/;
+    expectRefusal(flipped, WeightsError, crcError);
+    const shifted = good.slice(), local = good.lastIndexOf(0x50, e.start - 30 - 'pytorch_model/data/0'.length);
+    expect(new DataView(good.buffer).getUint32(local, true)).toBe(0x04034b50);
+    new DataView(shifted.buffer).setUint16(local + 28, new DataView(good.buffer).getUint16(local + 28, true) - 4, true); // extra field 4 bytes shorter
+    expectRefusal(shifted, WeightsError, crcError);
     const deflated = good.slice();
     const cd = good.length - 22 - (46 * 3 + 'pytorch_model/data.pkl'.length + 'pytorch_model/data/0'.length + 'pytorch_model/version'.length);
     new DataView(deflated.buffer).setUint16(cd + 10, 8, true); // method 8 in the first central directory entry
