@@ -111,7 +111,7 @@ export function stateDictPickle(tensors: readonly SpecTensor[], opts: StateDictO
   return p.stop().build();
 }
 
-export interface ZipFile { name: string; data: Uint8Array }
+export interface ZipFile { name: string; data: Uint8Array; /** CRC-32 to write (default: computed) */ crc?: number }
 
 /** A stored (uncompressed) ZIP, data aligned to `align` bytes with an extra field as torch pads it. */
 export function zipStored(files: readonly ZipFile[], align = 64): Uint8Array {
@@ -119,7 +119,7 @@ export function zipStored(files: readonly ZipFile[], align = 64): Uint8Array {
   let at = 0;
   const enc = new TextEncoder();
   for (const f of files) {
-    const name = enc.encode(f.name), crc = crc32(f.data);
+    const name = enc.encode(f.name), crc = f.crc ?? crc32(f.data);
     const base = at + 30 + name.length;
     const pad = align > 1 ? (align - ((base + 4) % align)) % align : 0;
     const extraLen = align > 1 ? 4 + pad : 0;
