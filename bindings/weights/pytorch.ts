@@ -225,8 +225,8 @@ function readLegacyCheckpoint(bytes: Uint8Array, label: string): PytorchCheckpoi
   for (const key of list as string[]) {
     const ref = hooks.declared.get(key)!;
     if (pos + 8 > bytes.length) fail(`the file ends at byte ${bytes.length}, before the data of storage "${key}"`);
-    const count = dv.getUint32(pos + 4, true) * 2 ** 32 + dv.getUint32(pos, true);
-    if (count !== ref.numel) fail(`storage "${key}" at byte ${pos}: its data header says ${count} elements, the pickle declares ${ref.numel}`);
+    const count = dv.getBigInt64(pos, true);
+    if (count !== BigInt(ref.numel)) fail(`storage "${key}" at byte ${pos}: its data header says ${count} elements, the pickle declares ${ref.numel}`);
     const n = ref.numel * ref.type.itemSize;
     pos += 8;
     if (n > bytes.length - pos) fail(`the file ends inside the data of storage "${key}" (${bytes.length - pos} of its ${n} bytes present)`);

@@ -11,6 +11,7 @@
 //
 //   npm run fuzz:bin -- [--cases 100000] [--seed 1] [--jobs N] [--batch 2000] [--timeout-ms 5000]
 //   npm run fuzz:bin -- --case SEED
+//   npm run fuzz:bin -- --cases 4000 --inject      (checks the harness: seeds 1001/2002/3003 error, hang, crash)
 import { spawn } from 'node:child_process';
 import { readFileSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -57,26 +58,41 @@ function outcome(bases: readonly Base[], expected: Map<string, string>[], seed: 
 }
 
 // ---------------------------------------------------------------------------------------------- child
-function child(from: number, to: number): void {
+/** `--inject`: seeds 1001, 2002, 3003 raise a raw error, hang and crash, to show that the harness reports each. */
+function injected(seed: number): void {
+  if (seed === 1001) throw new RangeError('injected raw error');
+  if (seed === 2002) for (;;);
+  if (seed === 3003) process.abort();
+}
+
+function child(from: number, to: number, inject: boolean): void {
   const bases = loadBases();
   const expected = bases.map((b) => readAll(b.bytes, b.name));
   const say = (s: string) => writeSync(1, s + '\n'); // synchronous: the parent sees "begin" before the case runs
   for (let seed = from; seed < to; seed++) {
     say(`B ${seed}`);
-    const { kinds, result } = outcome(bases, expected, seed);
-    say(`E ${seed}\t${kinds.join('+')}\t${result}`);
+    const t0 = performance.now();
+    let r: ReturnType<typeof outcome>;
+    try {
+      if (inject) injected(seed);
+      r = outcome(bases, expected, seed);
+    } catch (e) {
+      r = { kinds: ['injected'], result: `RAW: ${(e as Error).constructor.name}: ${(e as Error).message}` };
+    }
+    const { kinds, result } = r;
+    say(`E ${seed}\t${kinds.join('+')}\t${result}\t${(performance.now() - t0).toFixed(1)}`);
   }
   say('DONE');
 }
 
 // ---------------------------------------------------------------------------------------------- parent
-interface Totals { outcomes: Map<string, number>; byKind: Map<string, Map<string, number>>; bad: string[]; done: number }
+interface Totals { outcomes: Map<string, number>; byKind: Map<string, Map<string, number>>; bad: string[]; done: number; slowest: [number, number] }
 
-function runBatch(from: number, to: number, timeoutMs: number, totals: Totals): Promise<void> {
+function runBatch(from: number, to: number, timeoutMs: number, totals: Totals, inject: boolean): Promise<void> {
   return new Promise((resolveBatch) => {
     const start = (first: number) => {
       if (first >= to) { resolveBatch(); return; }
-      const proc = spawn(process.execPath, ['--max-old-space-size=1024', fileURLToPath(import.meta.url), '--child', String(first), String(to)],
+      const proc = spawn(process.execPath, ['--max-old-space-size=1024', fileURLToPath(import.meta.url), '--child', String(first), String(to), inject ? 'inject' : ''],
         { stdio: ['ignore', 'pipe', 'pipe'] });
       let current = -1, lastBegin = Date.now(), buf = '', stderr = '', finished = false, killedFor = -1;
       const add = (key: string, kinds: string) => {
@@ -100,8 +116,9 @@ function runBatch(from: number, to: number, timeoutMs: number, totals: Totals): 
           buf = buf.slice(nl + 1);
           if (line.startsWith('B ')) { current = Number(line.slice(2)); lastBegin = Date.now(); }
           else if (line.startsWith('E ')) {
-            const [seed, kinds, result] = line.slice(2).split('\t');
+            const [seed, kinds, result, ms] = line.slice(2).split('\t');
             add(result, kinds);
+            if (Number(ms) > totals.slowest[1]) totals.slowest = [Number(seed), Number(ms)];
             if (result.startsWith('RAW')) totals.bad.push(`seed ${seed} (${kinds}): ${result}`);
             current = -1;
           } else if (line === 'DONE') finished = true;
@@ -130,17 +147,18 @@ async function parent(args: Map<string, string>): Promise<number> {
   const jobs = Number(args.get('--jobs') ?? cpus().length), batch = Number(args.get('--batch') ?? 2000);
   const timeoutMs = Number(args.get('--timeout-ms') ?? 5000);
   console.log(`fuzz:bin: ${cases} cases from seed ${seed0}, ${jobs} processes, batches of ${batch}, ${timeoutMs} ms per case; bases: ${BASES.join(', ')}`);
-  const totals: Totals = { outcomes: new Map(), byKind: new Map(), bad: [], done: 0 };
+  const totals: Totals = { outcomes: new Map(), byKind: new Map(), bad: [], done: 0, slowest: [0, 0] };
   const t0 = Date.now();
   const queue: [number, number][] = [];
   for (let s = seed0; s < seed0 + cases; s += batch) queue.push([s, Math.min(s + batch, seed0 + cases)]);
   const progress = setInterval(() => process.stderr.write(`  ${totals.done}/${cases} cases, ${((Date.now() - t0) / 1000).toFixed(0)} s\r`), 5000);
   await Promise.all(Array.from({ length: jobs }, async () => {
-    for (let b = queue.shift(); b; b = queue.shift()) await runBatch(b[0], b[1], timeoutMs, totals);
+    for (let b = queue.shift(); b; b = queue.shift()) await runBatch(b[0], b[1], timeoutMs, totals, args.has('--inject'));
   }));
   clearInterval(progress);
   const secs = (Date.now() - t0) / 1000;
-  console.log(`\n${totals.done} cases in ${secs.toFixed(1)} s (${(totals.done / secs).toFixed(0)}/s)\n\noutcomes:`);
+  console.log(`\n${totals.done} cases in ${secs.toFixed(1)} s (${(totals.done / secs).toFixed(0)}/s); slowest case: seed ${totals.slowest[0]}, ` +
+    `${totals.slowest[1]} ms\n\noutcomes:`);
   for (const [k, v] of [...totals.outcomes].sort((a, b) => b[1] - a[1])) console.log(`  ${String(v).padStart(8)}  ${k}`);
   console.log('\nby mutation (a case with several mutations counts under each):');
   for (const [k, m] of [...totals.byKind].sort()) console.log(`  ${k.padEnd(20)} ${[...m].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o.replace(/^typed: /, '')} ${n}`).join(', ')}`);
@@ -156,14 +174,15 @@ function replay(seed: number): number {
   const r = outcome(bases, bases.map((b) => readAll(b.bytes, b.name)), seed);
   console.log(r.result);
   if (r.error) console.log((r.error as Error).stack);
+  else try { parsePytorchBin(bytes, 'fuzz.bin'); } catch (e) { console.log((e as Error).message); }
   return r.error ? 1 : 0;
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === '--child') child(Number(argv[1]), Number(argv[2]));
+if (argv[0] === '--child') child(Number(argv[1]), Number(argv[2]), argv[3] === 'inject');
 else {
   const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) args.set(argv[i], argv[i + 1]);
+  for (let i = 0; i < argv.length; i++) args.set(argv[i], argv[i + 1]?.startsWith('--') || argv[i] === '--inject' ? '' : argv[++i]);
   const code = args.has('--case') ? replay(Number(args.get('--case'))) : await parent(args);
   process.exitCode = code;
 }
