@@ -1,6 +1,6 @@
 // pytorch_model.bin → a TensorStore, so every model family loads from it exactly as from safetensors.
 //
-// torch.save writes one of two layouts (docs/weights.md §pytorch_model.bin has the details):
+// torch.save writes one of two layouts (docs/model-spec.md §pytorch_model.bin has the details):
 //  - zip (torch >= 1.6): a stored ZIP with one top-level folder of any name holding `data.pkl` (the pickled
 //    state dict; tensors name their storage by key), `data/<key>` (each storage's raw little-endian bytes,
 //    exactly numel × element size), `version`, and from torch 2.1 `byteorder`;
