@@ -11,7 +11,7 @@
 // (offset + Σ (size_i − 1) · stride_i) is checked to lie inside its storage. Data is not copied: a tensor is
 // read straight from the file's bytes into its destination when asked for (non-contiguous ones are gathered).
 
-import { UnsupportedError, WeightsError } from '../errors.js';
+import { SourceError, UnsupportedError, WeightsError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from './half.js';
 import { describe, PLAIN_DATA, PyDict, PyList, unpickle, type PyValue } from './pickle.js';
 import { FLOAT_DTYPES, isFloatDtype, type Dtype, type TensorInfo, type TensorStore } from './safetensors.js';
@@ -145,6 +145,10 @@ export function parsePytorchBin(bytes: Uint8Array, label = 'pytorch_model.bin'):
   if (bytes.length >= 2 && bytes[0] === 0x80) return readLegacyCheckpoint(bytes, label);
   if (bytes.length >= 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
     throw new UnsupportedError(`${label} is a tar archive (torch.save before 0.4); only the zip and legacy formats are read`);
+  }
+  if (new TextDecoder().decode(bytes.subarray(0, 40)).startsWith('version https://git-lfs.github.com/spec/')) {
+    throw new SourceError(`${label} is a Git LFS pointer (${bytes.length} bytes of text), not the weights: fetch the real file ` +
+      '(git lfs pull) or load the model from its Hub URL');
   }
   const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new WeightsError(`${label} is not a PyTorch checkpoint: it starts with bytes ${head || '(none: the file is empty)'}, ` +

@@ -82,6 +82,10 @@ export class TorchHooks implements PickleHooks {
     const full = `${module}.${name}`;
     if ((FUNCTIONS as readonly string[]).includes(full)) return new AllowedFunction(full as FunctionName);
     if (module === 'torch' && Object.hasOwn(STORAGES, name)) return new StorageType(name as keyof typeof STORAGES);
+    if (module === 'torch' && /^\w+Storage$/.test(name)) {
+      throw new PickleRefusal(`storage type '${full}' is not supported (complex, quantised and float8 tensors are not read); ` +
+        'supported: torch.<Float|Half|BFloat16|Double|Long|Int|Short|Char|Byte|Bool>Storage', true);
+    }
     throw new PickleRefusal(`refusing the global '${full}': a checkpoint may only name ${ALLOWED_GLOBALS.slice(0, 3).join(', ')} ` +
       'and the torch.<Float|Half|BFloat16|Double|Long|Int|Short|Char|Byte|Bool>Storage types (nothing in it is imported or run)');
   }

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Seq2SeqError, UnsupportedError, WeightsError } from '../../bindings/errors.js';
+import { Seq2SeqError, SourceError, UnsupportedError, WeightsError } from '../../bindings/errors.js';
 import { loadModel } from '../../bindings/model/load.js';
 import { parsePytorchBin } from '../../bindings/weights/pytorch.js';
 import { LIMITS } from '../../bindings/weights/pickle.js';
@@ -26,7 +26,7 @@ function refusal(bytes: Uint8Array, label = 'pytorch_model.bin'): Seq2SeqError {
   }
   throw new Error('expected a refusal, the file was accepted');
 }
-const expectRefusal = (bytes: Uint8Array, Cls: typeof WeightsError | typeof UnsupportedError, message: string | RegExp) => {
+const expectRefusal = (bytes: Uint8Array, Cls: typeof WeightsError | typeof UnsupportedError | typeof SourceError, message: string | RegExp) => {
   const e = refusal(bytes);
   expect(e).toBeInstanceOf(Cls);
   if (typeof message === 'string') expect(e.message).toBe(message);
@@ -73,6 +73,12 @@ describe('code in the pickle is refused by name, never run', () => {
     const p = new PickleAsm().proto(4).raw(0x8c, 8, ...new TextEncoder().encode('builtins')).raw(0x8c, 4, ...new TextEncoder().encode('eval'))
       .raw(0x93).str('1+1').tuple(1).raw(0x52).stop().build();
     expectRefusal(zipOf(p), WeightsError, `pytorch_model.bin (pytorch_model/data.pkl), byte 18 (opcode 0x93): refusing the global 'builtins.eval': ${allowed}`);
+  });
+
+  it('a torch storage type not read (complex, quantised): unsupported, by name', () => {
+    expectRefusal(zipOf(pickle((p) => p.global('torch', 'ComplexFloatStorage'))), UnsupportedError,
+      `${where}: storage type 'torch.ComplexFloatStorage' is not supported (complex, quantised and float8 tensors are not read); ` +
+      'supported: torch.<Float|Half|BFloat16|Double|Long|Int|Short|Char|Byte|Bool>Storage');
   });
 
   it('a torch function not on the list (_rebuild_parameter_with_state)', () => {
@@ -251,8 +257,11 @@ describe('duplicates and inconsistencies', () => {
   });
 
   it('not a checkpoint at all', () => {
-    expectRefusal(new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\n'), WeightsError,
-      'pytorch_model.bin is not a PyTorch checkpoint: it starts with bytes 76 65 72 73 69 6f 6e 20, not a zip archive (50 4b 03 04) nor a pickle (80 02)');
+    expectRefusal(new TextEncoder().encode('PNG not a checkpoint'), WeightsError,
+      'pytorch_model.bin is not a PyTorch checkpoint: it starts with bytes 50 4e 47 20 6e 6f 74 20, not a zip archive (50 4b 03 04) nor a pickle (80 02)');
+    const lfs = 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 1234\n';
+    expectRefusal(new TextEncoder().encode(lfs), SourceError,
+      `pytorch_model.bin is a Git LFS pointer (${lfs.length} bytes of text), not the weights: fetch the real file (git lfs pull) or load the model from its Hub URL`);
     expectRefusal(pickle((p) => p.int(5)), WeightsError, 'pytorch_model.bin: not a PyTorch checkpoint: a pickle, but not the legacy torch.save magic number');
   });
 });
