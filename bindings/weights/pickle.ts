@@ -96,7 +96,7 @@ const dictKey = (k: PyValue): string => {
 function setItem(d: PyValue | undefined, k: PyValue, v: PyValue): void {
   if (!(d instanceof PyDict)) throw new PickleRefusal(`SETITEM(S) on ${describe(d)}, not a dict`);
   const key = dictKey(k);
-  if (d.map.has(key)) throw new PickleRefusal(`dict key ${describe(k)} is set twice`);
+  if (d.map.has(key)) throw new PickleRefusal(`a dict key appears twice: ${describe(k)}`);
   d.map.set(key, [k, v]);
 }
 
@@ -114,7 +114,8 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, w
 
   const need = (n: number, what: string) => {
     if (n > bytes.length - pos) {
-      throw new PickleRefusal(`the pickle ends inside ${what} (needs ${n} bytes, ${bytes.length - pos} left)`);
+      throw new PickleRefusal(what === 'STOP' ? 'the pickle ends before its STOP opcode'
+        : `the pickle ends inside ${what} (it needs ${n} more bytes, ${bytes.length - pos} are left)`);
     }
   };
   const push = (v: PyValue) => {
@@ -184,7 +185,7 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, w
   try {
     for (;;) {
       opAt = pos;
-      need(1, 'an opcode (no STOP)');
+      need(1, 'STOP');
       op = bytes[pos++];
       switch (op) {
         case 0x80: { need(1, 'PROTO'); const v = bytes[pos++]; if (v < 2 || v > 5) throw new PickleRefusal(`pickle protocol ${v} is not supported (2 to 5 are)`); break; }

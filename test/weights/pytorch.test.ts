@@ -92,6 +92,17 @@ describe('every tensor form real torch writes (pytorch_bin_forms)', () => {
     expect(() => store.f32('half')).toThrow(/read after the model finished loading/);
     expect(await readPytorchWeights(memorySource({}))).toBeUndefined();
   });
+
+  it('sharded: a tensor in two shards is refused, whichever the index names', async () => {
+    const w = new Uint8Array(new Float32Array([1, 2]).buffer);
+    const spec: SpecTensor = { name: 'w', storage: { key: '0', type: 'FloatStorage', numel: 2 }, offset: 0, size: [2], stride: [1] };
+    const shard = (folder: string) => torchZip(stateDictPickle([spec]), new Map([['0', w]]), folder);
+    const files = {
+      'pytorch_model.bin.index.json': JSON.stringify({ weight_map: { w: 'a.bin', v: 'b.bin' } }), 'a.bin': shard('a'), 'b.bin': shard('b'),
+    };
+    await expect(readPytorchWeights(memorySource(files))).rejects.toThrow(new WeightsError('sharded pytorch_model.bin weights are inconsistent:\n' +
+      '  "w" is stored in more than one shard (again in b.bin)\n  "v" is missing from b.bin'));
+  });
 });
 
 describe('which weights a folder loads', () => {
