@@ -17,7 +17,7 @@ const commands: Record<string, { run: Command; help: string }> = {
     run: generateCommand,
   },
   convert: {
-    help: 'shrink a model folder for shipping: model.safetensors as f16, or linear weights as int8 (--to f16|int8 SRC OUT)',
+    help: 'write a model folder (safetensors or pytorch_model.bin weights) as model.safetensors in f32, f16, or int8 linear weights (--to f32|f16|int8 SRC OUT)',
     run: convertCommand,
   },
   info: {

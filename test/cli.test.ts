@@ -54,7 +54,7 @@ describe('wasm-seq2seq generate', () => {
       [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--quantize', 'int4'], /quantize must be 'int8' or 'none'/],
       [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--backend', 'cuda'], /backend must be 'wasm', 'webgpu' or 'auto'/],
       [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--threads', 'many'], /--threads must be an integer/],
-      [['convert', '--to', 'f8', fixtureDir(name), '/tmp/never'], /--to must be f16 or int8/],
+      [['convert', '--to', 'f8', fixtureDir(name), '/tmp/never'], /--to must be f32, f16 or int8/],
     ];
     for (const [args, re] of cases) {
       const r = await cli(args);
@@ -145,5 +145,58 @@ describe('wasm-seq2seq generate --model HUB_ID', () => {
     }
     const offline = await cli(['generate', '--model', 'acme/opus-tiny', '--max-new-tokens', '6', 'the history of the'], { ...env, HF_HUB_OFFLINE: '1' });
     expect(offline.stdout.trim()).toBe(want);
+describe('wasm-seq2seq convert from pytorch_model.bin', async () => {
+  const { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readRaw } = await import('./helpers/safetensors.js');
+  const { safetensorsToF16, safetensorsToInt8 } = await import('../bindings/weights/convert.js');
+  const tmp = mkdtempSync(join(tmpdir(), 'convert-bin-'));
+
+  for (const [model, format] of [['marian_tiny', 'zip'], ['bart_tiny', 'legacy']] as const) {
+    it(`${model}_bin_${format}: --to f32 gives the original model.safetensors' tensors; f16/int8 the same as converting that`, async () => {
+      const src = fixtureDir(`${model}_bin_${format}`), original = readFileSync(join(fixtureDir(model), 'model.safetensors'));
+      const outs: Record<string, Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>> = {};
+      for (const to of ['f32', 'f16', 'int8']) {
+        const out = join(tmp, `${model}_${format}_${to}`);
+        const r = await cli(['convert', '--to', to, src, out]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/tensors from pytorch_model\.bin, \d+ → \d+ bytes/);
+        expect(r.stdout).toContain('tied, written once as model.shared.weight: model.encoder.embed_tokens.weight, model.decoder.embed_tokens.weight, lm_head.weight');
+        expect(readdirSync(out).sort()).toEqual(readdirSync(src).filter((f) => f !== 'pytorch_model.bin').concat('model.safetensors').sort());
+        outs[to] = readRaw(readFileSync(join(out, 'model.safetensors')));
+      }
+      const same = (a: Map<string, any>, b: Map<string, any>) => {
+        expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+        for (const [n, t] of a) expect({ ...t, bytes: Buffer.from(t.bytes).toString('hex') }, n).toEqual({ ...b.get(n), bytes: Buffer.from(b.get(n).bytes).toString('hex') });
+      };
+      same(outs.f32, readRaw(original));
+      same(outs.f16, readRaw(safetensorsToF16(original)));
+      same(outs.int8, readRaw(safetensorsToInt8(original)));
+      const g = golden(model);
+      const m = await loadModel(join(tmp, `${model}_${format}_f32`), { tokenizer: false });
+      const want = g.generate.beam4_nbest2;
+      const got = await m.generate(g.inputs.input_ids, { attentionMask: g.inputs.attention_mask, numBeams: 4, numReturnSequences: 2, maxNewTokens: 12 });
+      expect(got.sequences).toEqual(want.sequences);
+      expect(maxAbsDiff(got.scores!, want.sequences_scores)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('errors: no weights, a hostile pytorch_model.bin (exit 1, one line, no stack trace)', async () => {
+    const empty = join(tmp, 'empty'), hostile = join(tmp, 'hostile');
+    mkdirSync(empty);
+    mkdirSync(hostile);
+    // a legacy-format pickle whose first opcode names os.system
+    writeFileSync(join(hostile, 'pytorch_model.bin'), Buffer.from('\x80\x02cos\nsystem\nq\x00.', 'latin1'));
+    for (const [dir, re] of [
+      [empty, /InputError: \S+empty has no weights: none of model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json$/m],
+      [hostile, /WeightsError: pytorch_model\.bin \(legacy format, pickle 1 of 5: the magic number\), byte 2 \(opcode 0x63\): refusing the global 'os\.system'/],
+    ] as const) {
+      const r = await cli(['convert', '--to', 'f32', dir, join(tmp, 'never')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readdirSync(tmp)).not.toContain('never');
   });
 });

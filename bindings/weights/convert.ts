@@ -3,7 +3,8 @@
 // quantize_pack_i8_n8, so loading the int8 file gives the integers `loadModel(f32, { quantize: 'int8' })` makes).
 // The one writer for the CLI's `convert` command, the tools and the tests.
 import { WeightsError } from '../errors.js';
-import { toF16 } from './half.js';
+import { bf16ToF32, f16ToF32, toF16 } from './half.js';
+import type { PytorchStore } from './pytorch.js';
 
 /** One tensor as stored: dtype name (F32, F16, BF16, I8, ...), shape, little-endian bytes. */
 export interface RawTensor { name: string; dtype: string; shape: number[]; bytes: Uint8Array }
@@ -77,22 +78,70 @@ export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number): {
 export const isLinearWeight = (t: RawTensor) => t.dtype === 'F32' && t.shape.length === 2 && t.name.endsWith('.weight') &&
   !/embed|shared|relative_attention_bias|positions/.test(t.name);
 
-/** Every F32 tensor as F16 (round to nearest even, as torch's .half()); the loader widens them back. */
-export function safetensorsToF16(bytes: Uint8Array): Uint8Array {
-  const { metadata, tensors } = readTensors(bytes);
-  return writeSafetensors(tensors.map((t) => (t.dtype !== 'F32' ? t : { ...t, dtype: 'F16', bytes: bytesOf(toF16(tensorF32(t))) })), metadata);
+export type ConvertTarget = 'f32' | 'f16' | 'int8';
+export const CONVERT_TARGETS: readonly ConvertTarget[] = ['f32', 'f16', 'int8'];
+
+/** F16/BF16 tensors widened to F32 (exactly); every other tensor unchanged. */
+export function widenHalves(tensors: readonly RawTensor[]): RawTensor[] {
+  return tensors.map((t) => {
+    if (t.dtype !== 'F16' && t.dtype !== 'BF16') return t;
+    const half = new Uint16Array(t.bytes.byteLength / 2);
+    new Uint8Array(half.buffer).set(t.bytes);
+    return { ...t, dtype: 'F32', bytes: bytesOf(t.dtype === 'F16' ? f16ToF32(half) : bf16ToF32(half)) };
+  });
 }
 
-/** Every linear weight [out, in] as I8 + `<name>_scale` F32 [out]; embeddings, norms and biases unchanged. */
-export function safetensorsToInt8(bytes: Uint8Array): Uint8Array {
-  const { metadata, tensors } = readTensors(bytes);
-  const floats: RawTensor[] = [], ints: RawTensor[] = []; // ints after every 4-byte tensor: F32 data stays aligned
-  for (const t of tensors) {
+/** Every F32 tensor as F16 (round to nearest even, as torch's .half()); the loader widens them back. */
+export function toF16Tensors(tensors: readonly RawTensor[]): RawTensor[] {
+  return tensors.map((t) => (t.dtype !== 'F32' ? t : { ...t, dtype: 'F16', bytes: bytesOf(toF16(tensorF32(t))) }));
+}
+
+/** Every linear weight [out, in] as I8 + `<name>_scale` F32 [out], the I8 ones last (F32 data stays aligned). */
+export function toInt8Tensors(tensors: readonly RawTensor[]): RawTensor[] {
+  const floats: RawTensor[] = [], ints: RawTensor[] = [];
+  for (const t of widenHalves(tensors)) {
     if (!isLinearWeight(t)) { floats.push(t); continue; }
     const [rows, cols] = t.shape;
     const { q, scale } = quantizeRowsInt8(tensorF32(t), rows, cols);
     ints.push({ name: t.name, dtype: 'I8', shape: t.shape, bytes: bytesOf(q) });
     floats.push({ name: `${t.name}_scale`, dtype: 'F32', shape: [rows], bytes: bytesOf(scale) });
   }
-  return writeSafetensors([...floats, ...ints], { ...metadata, quantization: 'int8 per-output-channel symmetric' });
+  return [...floats, ...ints];
+}
+
+/** A safetensors file of `tensors` converted to `to` (f32: half floats widened; f16; int8 as above). */
+export function convertTensors(tensors: readonly RawTensor[], metadata: Record<string, string> | undefined, to: ConvertTarget): Uint8Array {
+  if (to === 'f32') return writeSafetensors(widenHalves(tensors), metadata);
+  if (to === 'f16') return writeSafetensors(toF16Tensors(tensors), metadata);
+  return writeSafetensors(toInt8Tensors(tensors), { ...metadata, quantization: 'int8 per-output-channel symmetric' });
+}
+
+export function safetensorsToF16(bytes: Uint8Array): Uint8Array {
+  const { metadata, tensors } = readTensors(bytes);
+  return convertTensors(tensors, metadata, 'f16');
+}
+
+export function safetensorsToInt8(bytes: Uint8Array): Uint8Array {
+  const { metadata, tensors } = readTensors(bytes);
+  return convertTensors(tensors, metadata, 'int8');
+}
+
+/**
+ * The tensors of a pytorch_model.bin store as safetensors writes them: each row-major (strided views gathered).
+ * Names that are the very same view of one storage (tied embeddings: four names, one storage) are written once,
+ * under the first name in the file, as transformers' own safetensors save keeps one name of a tied group;
+ * `aliases` lists each such group, kept name first.
+ */
+export function pytorchTensors(store: PytorchStore): { tensors: RawTensor[]; aliases: string[][] } {
+  const seen = new Map<string, string[]>();
+  const tensors: RawTensor[] = [];
+  for (const name of store.names) {
+    const l = store.layout(name);
+    const key = JSON.stringify([l.storage, l.dtype, l.offset, l.shape, l.stride]);
+    const group = seen.get(key);
+    if (group) { group.push(name); continue; }
+    seen.set(key, [name]);
+    tensors.push({ name, dtype: l.dtype, shape: [...l.shape], bytes: store.raw(name) });
+  }
+  return { tensors, aliases: [...seen.values()].filter((g) => g.length > 1) };
 }

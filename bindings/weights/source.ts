@@ -11,6 +11,7 @@ import { checkAbort, errMessage, urlSource } from './http.js';
 import { hubSource, hubSourceTried, isHubId, type HubOptions } from './hub.js';
 import { checkNotLfsPointer, guardLfs, LFS_POINTER_MAX } from './lfs.js';
 import { dequantizingStore } from './int8.js';
+import { PYTORCH_INDEX, PYTORCH_WEIGHTS, readPytorchWeights } from './pytorch_source.js';
 import { headerLength, mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
 
 export interface FileProgress {
@@ -305,7 +306,8 @@ async function readJson(source: ModelSource, file: string, opts: LoadOptions, op
   return value as Record<string, unknown>;
 }
 
-// Same preference as from_pretrained: model.safetensors, else the sharded index.
+// Same preference as from_pretrained: model.safetensors, else the sharded index, else pytorch_model.bin or its
+// index (pytorch_source.ts).
 async function readWeights(source: ModelSource, opts: LoadOptions): Promise<TensorStore> {
   checkAbort(opts.signal);
   const single = source.openTensors
@@ -314,12 +316,13 @@ async function readWeights(source: ModelSource, opts: LoadOptions): Promise<Tens
   if (single) return closingOnError(single, () => dequantizingStore(single));
   const index = await readJson(source, 'model.safetensors.index.json', opts, true);
   if (!index) {
+    const bin = await readPytorchWeights(source, opts);
+    if (bin) return bin;
     try {
       await source.read('model.safetensors', opts); // not optional: throws the source's precise "not found"
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
-      throw new SourceError(`${e.message} (nor model.safetensors.index.json; only safetensors weights are read, ` +
-        'not pytorch_model.bin)', { cause: e });
+      throw new SourceError(`${e.message} (nor model.safetensors.index.json, ${PYTORCH_WEIGHTS} or ${PYTORCH_INDEX})`, { cause: e });
     }
     throw new SourceError(`model.safetensors from ${source.description} vanished while loading`);
   }
