@@ -145,6 +145,9 @@ describe('wasm-seq2seq generate --model HUB_ID', () => {
     }
     const offline = await cli(['generate', '--model', 'acme/opus-tiny', '--max-new-tokens', '6', 'the history of the'], { ...env, HF_HUB_OFFLINE: '1' });
     expect(offline.stdout.trim()).toBe(want);
+  });
+});
+
 describe('wasm-seq2seq convert from pytorch_model.bin', async () => {
   const { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

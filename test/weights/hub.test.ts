@@ -30,11 +30,16 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wasm-seq2seq-hub-'));
   const g2p = Object.fromEntries(['config.json', 'generation_config.json', 'vocab.json', 'model.safetensors', 'lexicon.tsv.gz']
     .map((f) => [f, new Uint8Array(readFileSync(join(G2P, f)))]));
+  // an opus-mt-style repo with only pytorch_model.bin (test/fixtures/marian_tiny_bin_zip)
+  const BIN = new URL('../fixtures/marian_tiny_bin_zip/', import.meta.url).pathname;
+  const binOnly = Object.fromEntries(['config.json', 'generation_config.json', 'pytorch_model.bin']
+    .map((f) => [f, new Uint8Array(readFileSync(join(BIN, f)))]));
   hub = await startMockHub({
     [ID]: { files, revisions: ['v1.0'] },
     'acme/gated': { files, access: 'gated', granted: ['hf_good'] },
     'acme/old-name': { files: {}, renamedTo: ID },
     'acme/g2p': { files: g2p },
+    'acme/bin-only': { files: binOnly },
   }, ['hf_good', 'hf_other']);
 });
 afterAll(async () => {
@@ -105,6 +110,19 @@ describe('loading by Hub id', () => {
     // files the Hub said it does not have are remembered, as huggingface_hub does
     expect(existsSync(join(repo, '.no_exist', commit, 'special_tokens_map.json'))).toBe(true);
     model.dispose();
+  });
+
+  it('a repo with only pytorch_model.bin: fetched by id, the golden output, then again offline from the cache', async () => {
+    const dir = fresh('bin-only'), gm = golden('marian_tiny');
+    const o = { attentionMask: gm.inputs.attention_mask, numBeams: 4, numReturnSequences: 2, maxNewTokens: 12 };
+    for (const offline of [false, true]) {
+      const model = await loadModel('acme/bin-only', { hubUrl: hub.url, cacheDir: dir, offline, threads: 1 });
+      const out = await model.generate(gm.inputs.input_ids, o);
+      expect(out.sequences).toEqual(gm.generate.beam4_nbest2.sequences);
+      expect(maxAbsDiff(out.scores!, gm.generate.beam4_nbest2.sequences_scores)).toBeLessThan(1e-4);
+      model.dispose();
+    }
+    expect(existsSync(join(dir, 'models--acme--bin-only', 'snapshots', hub.commitOf('acme/bin-only'), 'pytorch_model.bin'))).toBe(true);
   });
 
   it('a second load asks the Hub once (the branch\'s commit) and downloads nothing again', async () => {

@@ -99,7 +99,7 @@ describe('Hub errors name the model, the file and what to do', () => {
     expect([(w.cause as HubError).reason, (w.cause as HubError).file]).toEqual(['EntryNotFound', 'model.safetensors']);
     expect(w.message).toBe(expand(`ID (revision main) has no file model.safetensors (HTTP 404 Not Found, EntryNotFound: ` +
       `HUB/ID/resolve/${hub.commitOf('acme/no-weights')}/model.safetensors) (the Hub says: Entry not found) (nor ` +
-      'model.safetensors.index.json; only safetensors weights are read, not pytorch_model.bin)', 'acme/no-weights'));
+      'model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)', 'acme/no-weights'));
     const src = hubSource('acme/tiny', { hubUrl: hub.url, cacheDir: fresh() });
     expect(await src.read('tokenizer.json', { optional: true })).toBeUndefined();
   });

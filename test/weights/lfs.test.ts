@@ -98,8 +98,8 @@ describe('folders without weights', () => {
     for (const f of ['config.json', 'generation_config.json', 'source.spm', 'vocab.json']) writeFileSync(join(d, f), files[f]!);
     const e2 = await failure(loadModel(d));
     expect(e2.message).toBe(`model.safetensors not found in folder ${d} (${d}/model.safetensors); it has config.json, ` +
-      'generation_config.json, source.spm, vocab.json (nor model.safetensors.index.json; only safetensors weights are read, ' +
-      'not pytorch_model.bin)');
+      'generation_config.json, source.spm, vocab.json (nor model.safetensors.index.json, pytorch_model.bin or ' +
+      'pytorch_model.bin.index.json)');
     expect((await toModelSource(d).list!()).sort()).toEqual(['config.json', 'generation_config.json', 'source.spm', 'vocab.json']);
     expect(readFileSync(join(d, 'vocab.json'), 'utf8')).toBe(files['vocab.json']);
   });
