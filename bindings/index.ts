@@ -14,6 +14,7 @@ export { cachedUrlSource, type CachedUrlSourceOptions, type CachedModelSource, t
 export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './backends/wasm/kernels.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
+  NumericError, ThreadError,
   type ErrorCode,
 } from './errors.js';
 export { loadTokenizer, SentencePiece } from './tokenizers/index.js';

@@ -35,6 +35,9 @@ const KERNELS = {
   embed_packed_i8: fn<(packed: P, ids: P, n: number, k: number, scale: number, out: P) => void>(),
   // topk.ts
   topk_rows_f32: fn<(x: P, rows: number, n: number, addend: P, k: number, outScore: P, outIndex: P) => number>(),
+  // finite.ts
+  find_broken_row_f32: fn<(x: P, rows: number, n: number) => number>(),
+  first_nonfinite_f32: fn<(x: P, n: number) => number>(),
   // norm.ts
   layer_norm_f32: fn<(x: P, gamma: P, beta: P, y: P, rows: number, n: number, eps: number) => void>(),
   rms_norm_f32: fn<(x: P, weight: P, y: P, rows: number, n: number, eps: number) => void>(),
