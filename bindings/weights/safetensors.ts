@@ -2,7 +2,7 @@
 // `safetensors/src/tensor.rs`): 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON, then the data
 // buffer. We apply the reference's validation rules, not a looser subset, so a file this reader accepts is one
 // transformers accepts too:
-//  - header at most 100 MB, valid UTF-8, a JSON object; `__metadata__` (optional) maps strings to strings;
+//  - header at most 100 MB, valid UTF-8 starting with "{" (InvalidHeaderStart: no BOM), a JSON object; `__metadata__` (optional) maps strings to strings;
 //  - every tensor: a known dtype, a shape of non-negative integers, `data_offsets` [begin, end] relative to the
 //    data buffer with end - begin == product(shape) * sizeof(dtype);
 //  - sorted by offsets the tensors tile the data buffer exactly: the first starts at 0, each starts where the
@@ -212,6 +212,12 @@ function parseLayout(bytes: Uint8Array, size: number, label: string) {
   };
   const n = headerLength(bytes, size, label);
   if (8 + n > bytes.length) fail(`only ${bytes.length} of the header's ${8 + n} bytes were given`);
+  // The reference's InvalidHeaderStart: the JSON must begin at the first byte (no BOM, no whitespace).
+  if (n === 0 || bytes[8] !== 0x7b) {
+    const bom = n >= 3 && bytes[8] === 0xef && bytes[9] === 0xbb && bytes[10] === 0xbf;
+    fail(`header must start with "{"${bom ? ', but starts with a UTF-8 byte order mark' : n === 0 ? ', but is empty' : `, but starts with byte 0x${bytes[8].toString(16)}`}` +
+      ' (the safetensors reference rejects it: InvalidHeaderStart)');
+  }
   let text = '';
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
