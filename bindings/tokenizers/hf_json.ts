@@ -13,6 +13,7 @@ import { M2M100_CODES, MBART50_CODES, MBART_CODES, NLLB_CODES } from './language
 import { CharsMap, precompiledNormalize } from './normalizer.js';
 import type { TokenizerConfig } from './slow.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
+import { checkText } from '../validate.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,6 +51,21 @@ function patchPrecompiled(n: NormalizerLike | null | undefined, where: string): 
   }
 }
 
+/** tokenizers.js' Unigram model, as far as the patch below needs it. */
+interface UnigramLike { encode(tokens: string[]): string[]; tokenize?(word: string): string[]; populate_nodes?: unknown }
+
+/** tokenizers.js' Unigram.encode appends each word's tokens with push(...spread), which overflows the stack for a
+ *  word of ~100k+ tokens (one long run without spaces); the same loop without the spread. */
+function patchUnigramEncode(m: UnigramLike): void {
+  const tokenize = m.tokenize;
+  if (typeof tokenize !== 'function' || typeof m.populate_nodes !== 'function') return;
+  m.encode = (tokens: string[]) => {
+    const out: string[] = [];
+    for (const t of tokens) for (const piece of tokenize.call(m, t)) out.push(piece);
+    return out;
+  };
+}
+
 export class JsonTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly padId: number | undefined;
@@ -82,6 +98,7 @@ export class JsonTokenizer implements Tokenizer {
       throw new ConfigError(`${where} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     patchPrecompiled(this.hf.normalizer as unknown as NormalizerLike | null, where);
+    patchUnigramEncode(this.hf.model as unknown as UnigramLike);
     this.size = this.hf.get_vocab(true).size;
     const vocab = model.vocab;
     this.vocabSize = Array.isArray(vocab) ? vocab.length : Object.keys((vocab as Json) ?? {}).length;
@@ -107,7 +124,7 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new InputError(`encode() takes a string, got ${typeof text}`);
+    checkText('encode() text', text);
     const add = options.addSpecialTokens ?? true;
     if (!this.srcLang) {
       if (options.srcLang !== undefined) this.langId(options.srcLang);
@@ -140,7 +157,7 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   tokenize(text: string): string[] {
-    return this.hf.tokenize(text, { add_special_tokens: false });
+    return this.hf.tokenize(checkText('tokenize() text', text), { add_special_tokens: false });
   }
 
   tokenToId(token: string): number | undefined {

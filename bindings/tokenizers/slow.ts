@@ -6,6 +6,7 @@
 
 import { ConfigError, InputError, UnsupportedError } from '../errors.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
+import { checkText } from '../validate.js';
 
 export interface AddedToken {
   readonly content: string;
@@ -61,7 +62,7 @@ export abstract class SlowTokenizer implements Tokenizer {
     const byId = new Map<number, AddedToken>();
     for (const t of [...defaults, ...cfg.addedTokensDecoder]) byId.set(t.id, t);
     const present = new Set([...byId.values()].map((t) => t.content));
-    let next = Math.max(this.vocabSize - 1, ...byId.keys()) + 1;
+    let next = Math.max(this.vocabSize - 1, [...byId.keys()].reduce((m, id) => Math.max(m, id), -1)) + 1;
     for (const [name, content] of [...Object.entries(this.specialNames), ...additionalSpecial.map((t) => ['', t])]) {
       if (content === undefined || present.has(content)) continue;
       const id = this.lookup(content) ?? next++;
@@ -122,11 +123,11 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   tokenize(text: string): string[] {
-    const parts = this.splitOnAddedTokens(text);
+    const parts = this.splitOnAddedTokens(checkText('tokenize() text', text));
     const out: string[] = [];
     for (const p of parts) {
       if (p.token) out.push(p.text);
-      else if (p.text) out.push(...this.tokenizePiece(p.text));
+      else if (p.text) for (const t of this.tokenizePiece(p.text)) out.push(t); // no spread: a piece may be 100k tokens
     }
     return out;
   }
@@ -167,7 +168,7 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new InputError(`encode() takes a string, got ${typeof text}`);
+    checkText('encode() text', text);
     if (options.srcLang !== undefined) this.langId(options.srcLang);
     const ids = this.tokenize(text).map((t) => this.convertTokenToId(t));
     return options.addSpecialTokens === false ? ids : this.withSpecialTokens(ids, options.srcLang);
