@@ -186,7 +186,7 @@ class Fields {
 export function parseActivation(name: unknown, where: string): Activation {
   if (typeof name === 'string' && Object.hasOwn(ACTIVATION_ALIASES, name)) return ACTIVATION_ALIASES[name];
   const accepted = Object.keys(ACTIVATION_ALIASES).sort().join(', ');
-  throw new ConfigError(`${where}: unknown activation ${JSON.stringify(name)}; supported: ${accepted}`);
+  throw new ConfigError(`${where}: unknown activation ${show(name)}; supported: ${accepted}`);
 }
 
 /**
@@ -198,7 +198,7 @@ export function parseConfig(config: unknown, generationConfig?: unknown): ModelC
   const type = raw.model_type;
   if (type === undefined) throw new ConfigError('config.json: "model_type" is missing');
   if (typeof type !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
-    throw new UnsupportedError(`config.json: model_type ${JSON.stringify(type)} is not supported; ` +
+    throw new UnsupportedError(`config.json: model_type ${show(type)} is not supported; ` +
       `supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const genRaw = generationConfig === undefined ? undefined : asObject(generationConfig, 'generation_config.json');
@@ -380,5 +380,9 @@ function pick(o: Json, keys: string[]): Json {
 
 // Python's `!=` on JSON values: numbers by value (1 == 1.0 already in JS), lists/dicts structurally.
 function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  try {
+    return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  } catch {
+    return false; // nested too deep to write out: not the (flat) default
+  }
 }

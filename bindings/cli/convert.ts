@@ -6,13 +6,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { safetensorsToF16, safetensorsToInt8 } from '../weights/convert.js';
+import { show } from '../validate.js';
 
 export const CONVERT_HELP = 'usage: wasm-seq2seq convert --to f16|int8 SRC_DIR OUT_DIR';
 
 /** Writes OUT with SRC's model.safetensors converted and its other files copied; returns OUT. */
 export function convertModelDir(src: string, out: string, to: string): string {
   const convert = to === 'f16' ? safetensorsToF16 : to === 'int8' ? safetensorsToInt8 : null;
-  if (!convert) throw new InputError(`--to must be f16 or int8, got ${JSON.stringify(to)}`);
+  if (!convert) throw new InputError(`--to must be f16 or int8, got ${show(to)}`);
   if (!existsSync(join(src, 'model.safetensors'))) throw new InputError(`${src} has no model.safetensors (sharded checkpoints are not converted)`);
   mkdirSync(out, { recursive: true });
   for (const f of readdirSync(src)) {

@@ -155,7 +155,7 @@ export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: 
 
 function checkBatch(batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new InputError(`batch size must be a positive integer, got ${String(batchSize)}`);
+    throw new InputError(`batch size must be a positive integer, got ${show(batchSize)}`);
   }
 }
 

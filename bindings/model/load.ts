@@ -62,12 +62,12 @@ function checkOptions(o: LoadModelOptions): void {
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InputError(`onProgress must be a function, got ${show(o.onProgress)}`);
   signalOption('signal', o.signal);
   if (o.quantize !== undefined && o.quantize !== 'int8' && o.quantize !== 'none') {
-    throw new InputError(`quantize must be 'int8' or 'none', got ${JSON.stringify(o.quantize)}`);
+    throw new InputError(`quantize must be 'int8' or 'none', got ${show(o.quantize)}`);
   }
   const choice = o.backend ?? 'wasm';
-  if (choice !== 'wasm' && choice !== 'webgpu' && choice !== 'auto') throw new InputError(`backend must be 'wasm', 'webgpu' or 'auto', got ${JSON.stringify(choice)}`);
+  if (choice !== 'wasm' && choice !== 'webgpu' && choice !== 'auto') throw new InputError(`backend must be 'wasm', 'webgpu' or 'auto', got ${show(choice)}`);
   const gw = o.gpuWeights ?? 'f32';
-  if (gw !== 'f32' && gw !== 'f16') throw new InputError(`gpuWeights must be 'f32' or 'f16', got ${JSON.stringify(gw)}`);
+  if (gw !== 'f32' && gw !== 'f16') throw new InputError(`gpuWeights must be 'f32' or 'f16', got ${show(gw)}`);
 }
 
 /**

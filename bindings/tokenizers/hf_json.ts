@@ -13,7 +13,7 @@ import { M2M100_CODES, MBART50_CODES, MBART_CODES, NLLB_CODES } from './language
 import { CharsMap, precompiledNormalize } from './normalizer.js';
 import type { TokenizerConfig } from './slow.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
-import { checkText } from '../validate.js';
+import { checkText, denseArray, MAX_LIST_LENGTH, optionsObject, show, tokenId, tokenIdList } from '../validate.js';
 
 type Json = Record<string, unknown>;
 
@@ -66,6 +66,52 @@ function patchUnigramEncode(m: UnigramLike): void {
   };
 }
 
+/** The tokenizer.json `model` fields tokenizers.js reads, checked (it would otherwise take a number for a vocab and
+ *  map every token to <unk>, or fail inside with a TypeError). */
+function checkModel(model: Json, where: string, added: unknown): void {
+  const fail = (what: string, got: unknown): never => { throw new ConfigError(`${where}: model ${what}, got ${show(got)}`); };
+  const vocab = model.vocab;
+  if (model.type === 'Unigram') {
+    if (!Array.isArray(vocab) || vocab.length === 0) fail('"vocab" of a Unigram model must be a non-empty list of [piece, score]', vocab);
+    denseArray(`${where}: model "vocab"`, vocab, MAX_LIST_LENGTH, ConfigError).forEach((e, i) => {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number' || !Number.isFinite(e[1])) fail(`"vocab"[${i}] must be [piece, finite score]`, e);
+    });
+    if (model.unk_id !== undefined && model.unk_id !== null) tokenId(`${where}: model "unk_id"`, model.unk_id, (vocab as unknown[]).length, ConfigError);
+    checkAddedIds(added, (vocab as unknown[]).length + addedCount(added));
+    return;
+  }
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) fail(`"vocab" of a ${model.type} model must be an object of token → id`, vocab);
+  // ids index an array (tokenizers.js): they must lie within the tokens there are, not at 2^31 of a sparse one
+  const entries = Object.entries(vocab as Json);
+  const bound = entries.length + addedCount(added);
+  for (const [k, id] of entries) tokenId(`${where}: model "vocab"[${show(k)}]`, id, bound, ConfigError);
+  checkAddedIds(added, bound);
+  if (model.type === 'BPE') {
+    const merges = model.merges ?? [];
+    denseArray(`${where}: model "merges"`, merges, MAX_LIST_LENGTH, ConfigError).forEach((m, i) => {
+      const ok = typeof m === 'string' ? m.includes(' ') : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
+      if (!ok) fail(`"merges"[${i}] must be "a b" or ["a", "b"]`, m);
+    });
+  }
+}
+
+/** tokenizer.json `added_tokens`: a list of {id, content}; its length. */
+function addedCount(added: unknown): number {
+  if (added === undefined || added === null) return 0;
+  const list = denseArray('tokenizer.json "added_tokens"', added, MAX_LIST_LENGTH, ConfigError);
+  list.forEach((t, i) => {
+    const o = t as Json;
+    if (typeof o !== 'object' || o === null || typeof o.content !== 'string') {
+      throw new ConfigError(`tokenizer.json "added_tokens"[${i}] must be {"id", "content", ...}, got ${show(t)}`);
+    }
+  });
+  return list.length;
+}
+
+function checkAddedIds(added: unknown, bound: number): void {
+  if (Array.isArray(added)) added.forEach((t, i) => tokenId(`tokenizer.json "added_tokens"[${i}].id`, (t as Json).id, bound, ConfigError));
+}
+
 export class JsonTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly padId: number | undefined;
@@ -83,8 +129,9 @@ export class JsonTokenizer implements Tokenizer {
       throw new ConfigError(`${where} has no "model" with a "type"`);
     }
     if (!['BPE', 'Unigram', 'WordPiece'].includes(model.type)) {
-      throw new UnsupportedError(`${where}: model type ${model.type} is not supported (BPE, Unigram, WordPiece are)`);
+      throw new UnsupportedError(`${where}: model type ${show(model.type)} is not supported (BPE, Unigram, WordPiece are)`);
     }
+    checkModel(model, where, json.added_tokens);
     // tokenizers.js reads these from the config and expects plain strings.
     const config = {
       ...cfg.raw,
@@ -125,6 +172,7 @@ export class JsonTokenizer implements Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     checkText('encode() text', text);
+    options = optionsObject('encode() options', options);
     const add = options.addSpecialTokens ?? true;
     if (!this.srcLang) {
       if (options.srcLang !== undefined) this.langId(options.srcLang);
@@ -138,22 +186,21 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   encodeBatch(texts: readonly string[], options?: EncodeOptions): number[][] {
-    return texts.map((t) => this.encode(t, options));
+    return denseArray('encodeBatch() texts', texts, MAX_LIST_LENGTH).map((t) => this.encode(t as string, options));
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0) throw new InputError(`decode(): ${id} is not a token id`);
-    }
-    if (ids.length === 0) return '';
-    return this.hf.decode([...ids], {
+    const list = tokenIdList('decode() ids', ids);
+    options = optionsObject('decode() options', options);
+    if (list.length === 0) return '';
+    return this.hf.decode(list, {
       skip_special_tokens: options.skipSpecialTokens ?? true,
       clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces,
     });
   }
 
   decodeBatch(batch: readonly (readonly number[])[], options?: DecodeOptions): string[] {
-    return batch.map((ids) => this.decode(ids, options));
+    return denseArray('decodeBatch() rows', batch, MAX_LIST_LENGTH).map((ids) => this.decode(ids as number[], options));
   }
 
   tokenize(text: string): string[] {
@@ -161,6 +208,7 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   tokenToId(token: string): number | undefined {
+    if (typeof token !== 'string') throw new InputError(`tokenToId() takes a token string, got ${show(token)}`);
     return this.hf.token_to_id(token);
   }
 
@@ -169,13 +217,14 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   langId(code: string): number {
+    if (typeof code !== 'string') throw new InputError(`langId() takes a language code string, got ${show(code)}`);
     if (!LANGUAGES[this.family]) {
-      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${JSON.stringify(code)}))`);
+      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${show(code)}))`);
     }
     const bare = this.family === 'm2m_100' ? code.replace(/^__(.+)__$/, '$1') : code;
     const id = this.languages.includes(bare) ? this.languageToken(bare) : undefined;
     if (id === undefined) {
-      throw new InputError(`unknown ${this.family} language code ${JSON.stringify(code)} (known: ${this.languages.slice(0, 12).join(', ')}, ...)`);
+      throw new InputError(`unknown ${this.family} language code ${show(code)} (known: ${this.languages.slice(0, 12).join(', ')}, ...)`);
     }
     return id;
   }

@@ -11,6 +11,7 @@
 
 import { UnsupportedError, WeightsError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from './half.js';
+import { show } from '../validate.js';
 
 /** Element sizes of every dtype the safetensors format defines; only the float ones below can be read. */
 const DTYPE_SIZES = {
@@ -290,7 +291,7 @@ export function headerLength(first: Uint8Array, size: number, label = 'safetenso
 function parseMetadata(raw: unknown, fail: (m: string) => never): Record<string, string> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('"__metadata__" must be an object');
   for (const [k, v] of Object.entries(raw as object)) {
-    if (typeof v !== 'string') fail(`"__metadata__" values must be strings, "${k}" is ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') fail(`"__metadata__" values must be strings, "${k}" is ${show(v)}`);
   }
   return raw as Record<string, string>;
 }
@@ -301,21 +302,21 @@ function parseEntry(name: string, raw: unknown, dataLength: number, fail: (m: st
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZES, dtype)) {
-    fail(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)}; supported: ${FLOAT_DTYPES.join(', ')} ` +
+    fail(`tensor "${name}": unknown dtype ${show(dtype)}; supported: ${FLOAT_DTYPES.join(', ')} ` +
       `(also recognised, not readable as floats: ${Object.keys(DTYPE_SIZES).filter((d) => !isFloatDtype(d)).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(`tensor "${name}": shape must be an array of non-negative integers, got ${show(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    fail(`tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    fail(`tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${show(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) fail(`tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`);
   const size = DTYPE_SIZES[dtype as Dtype];
   let expected = size;
   for (const d of shape as number[]) expected *= d;
-  if (!Number.isSafeInteger(expected)) fail(`tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
+  if (!Number.isSafeInteger(expected)) fail(`tensor "${name}": shape ${show(shape)} is too large`);
   if (end - begin !== expected) {
     fail(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ` +
       `${JSON.stringify(shape)} of ${dtype} needs ${expected}`);
