@@ -90,7 +90,7 @@ describe('resolveGenerateConfig', () => {
     ['badWordsIds negative', { ...base, badWordsIds: [[1, -3]] }, /badWordsIds\[0\]\[1\]/],
     ['eos not int', { ...base, eosTokenId: 2.5 }, /eosTokenId must be a token id, a non-negative integer; got 2.5/],
     ['eos list not int', { ...base, eosTokenId: [1, '2'] as never }, /eosTokenId\[1\] must be a token id, a non-negative integer; got "2" \(a string\)/],
-    ['eos sparse', { ...base, eosTokenId: [1, , 2] }, /eosTokenId\[1\] is missing \(a sparse array\)/],
+    ['eos sparse', { ...base, eosTokenId: [1, , 2] as never }, /eosTokenId\[1\] is missing \(a sparse array\)/],
     ['options null', null as never, /generate options must be an object, got null/],
     ['numBeams string', { ...base, numBeams: '4' as never }, /numBeams must be an integer >= 1, got "4" \(a string\)/],
     ['signal', { ...base, signal: {} as never }, /signal must be an AbortSignal/],
