@@ -275,7 +275,8 @@ export function parseTokenizerConfig(config: Record<string, unknown> | undefined
     if (k === 'additional_special_tokens' && Array.isArray(v)) {
       for (const t of v.map(tokenContent)) if (t !== undefined && !additional.includes(t)) additional.push(t);
     } else {
-      raw[k] = v;
+      // defined, not assigned: a "__proto__" key must stay a key, not replace raw's prototype
+      Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
   }
   const added: AddedToken[] = [];

@@ -357,7 +357,7 @@ async function readWeights(source: ModelSource, opts: LoadOptions): Promise<Tens
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {
     throw new WeightsError('model.safetensors.index.json: "weight_map" must be an object of tensor name → shard file');
   }
-  const shards: Record<string, SafeTensors> = {};
+  const shards: Record<string, SafeTensors> = Object.create(null); // file names are keys: "__proto__" must not be special
   try {
     for (const file of new Set(Object.values(map as Record<string, unknown>))) {
       if (typeof file !== 'string' || file.includes('..')) {
