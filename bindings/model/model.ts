@@ -89,9 +89,9 @@ export class Seq2SeqModel {
    * Busy time summed over threads, against a 1-thread run of the same call, shows whether the chunks themselves
    * ran slower side by side (shared caches, or a VM's cores) apart from hand-offs and waits. No-op on one thread.
    */
-  timeThreads(on: boolean): void { this.rt.pool?.setTiming(on); }
+  timeThreads(on: boolean): void { this.checkUsable(); this.rt.pool?.setTiming(on === true); }
   /** Busy ms and chunks per thread (this one first) since the last take; null on one thread. */
-  takeThreadStats(): ThreadStats | null { return this.rt.pool?.takeStats() ?? null; }
+  takeThreadStats(): ThreadStats | null { this.checkUsable(); return this.rt.pool?.takeStats() ?? null; }
 
   /** Stops the model's worker threads and frees its GPU device now (they also go when the model is
    *  garbage-collected); later calls throw. */

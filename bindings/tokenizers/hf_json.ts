@@ -8,7 +8,7 @@
 // BART's slow files (vocab.json + merges.txt) are turned into the tokenizer.json transformers' converter makes.
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { ConfigError, InputError, UnsupportedError } from '../errors.js';
+import { ConfigError, InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { M2M100_CODES, MBART50_CODES, MBART_CODES, NLLB_CODES } from './languages.js';
 import { CharsMap, precompiledNormalize } from './normalizer.js';
 import type { TokenizerConfig } from './slow.js';
@@ -123,7 +123,7 @@ export class JsonTokenizer implements Tokenizer {
   private readonly size: number;
   private readonly srcLang: string | undefined;
 
-  constructor(readonly family: TokenizerFamily, json: Json, cfg: TokenizerConfig, where: string) {
+  constructor(readonly family: TokenizerFamily, json: Json, cfg: TokenizerConfig, private readonly where: string) {
     const model = json.model as Json | undefined;
     if (!model || typeof model !== 'object' || typeof model.type !== 'string') {
       throw new ConfigError(`${where} has no "model" with a "type"`);
@@ -176,10 +176,10 @@ export class JsonTokenizer implements Tokenizer {
     const add = options.addSpecialTokens ?? true;
     if (!this.srcLang) {
       if (options.srcLang !== undefined) this.langId(options.srcLang);
-      return this.hf.encode(text, { add_special_tokens: add }).ids;
+      return this.lib(() => this.hf.encode(text, { add_special_tokens: add }).ids);
     }
     const lang = this.langId(options.srcLang ?? this.srcLang);
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.lib(() => this.hf.encode(text, { add_special_tokens: false }).ids);
     if (!add) return ids;
     const eos = this.eosId!;
     return this.family === 'mbart' ? [...ids, eos, lang] : [lang, ...ids, eos];
@@ -193,10 +193,21 @@ export class JsonTokenizer implements Tokenizer {
     const list = tokenIdList('decode() ids', ids);
     options = optionsObject('decode() options', options);
     if (list.length === 0) return '';
-    return this.hf.decode(list, {
+    return this.lib(() => this.hf.decode(list, {
       skip_special_tokens: options.skipSpecialTokens ?? true,
       clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces,
-    });
+    }));
+  }
+
+  /** A call into tokenizers.js. Its inputs are checked here, so an error it throws (a TypeError on a
+   *  post_processor or decoder of the wrong shape, which it only meets when it runs them) comes from the file. */
+  private lib<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof Seq2SeqError) throw e;
+      throw new ConfigError(`${this.where}: tokenizers.js failed on this file's pipeline: ${e instanceof Error ? e.message : show(e)}`, { cause: e });
+    }
   }
 
   decodeBatch(batch: readonly (readonly number[])[], options?: DecodeOptions): string[] {
@@ -204,7 +215,8 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   tokenize(text: string): string[] {
-    return this.hf.tokenize(checkText('tokenize() text', text), { add_special_tokens: false });
+    checkText('tokenize() text', text);
+    return this.lib(() => this.hf.tokenize(text, { add_special_tokens: false }));
   }
 
   tokenToId(token: string): number | undefined {
