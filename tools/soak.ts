@@ -16,6 +16,12 @@ if (!gc) throw new Error('run with node --expose-gc (npm run soak does)');
 const MODEL = new URL('../../weights/g2p-en/', import.meta.url).pathname;
 
 const mib = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
+/** The JS heap in use, the heap V8 has reserved (its young generation grows under allocation pressure and keeps
+ *  its size), and the memory outside it (ArrayBuffers: wasm memory, weights), MiB, for the table. */
+const parts = () => {
+  const m = process.memoryUsage(), f = (b: number) => (b / 2 ** 20).toFixed(1).padStart(8);
+  return `${f(m.heapUsed)}  ${f(m.heapTotal)}  ${f(m.external)}`;
+};
 
 /** Pronounceable made-up words, all distinct: consonant-vowel syllables from the counter's digits. */
 function word(i: number): string {
@@ -28,23 +34,25 @@ function word(i: number): string {
 async function loop(name: string, calls: number, every: number, call: (i: number) => Promise<unknown>): Promise<string> {
   const warm = Math.round(calls * 0.2);
   const start = mib();
-  let atWarm = start;
+  let atWarm = start, maxAfter = 0;
   const t0 = Date.now();
   console.log(`${name}: ${calls} calls; RSS (MiB) after a full GC:`);
-  console.log(`  ${'calls'.padStart(6)}  ${'RSS'.padStart(7)}`);
-  console.log(`  ${'0'.padStart(6)}  ${start.toFixed(1).padStart(7)}`);
+  console.log(`  ${'calls'.padStart(6)}  ${'RSS'.padStart(7)}  ${'heapUsed'.padStart(8)}  ${'heapTotal'.padStart(8)}  ${'external'.padStart(8)}`);
+  console.log(`  ${'0'.padStart(6)}  ${start.toFixed(1).padStart(7)}  ${parts()}`);
   for (let i = 0; i < calls; i++) {
     await call(i);
     if ((i + 1) % every === 0 || i + 1 === warm) {
       const now = mib();
       if (i + 1 === warm) atWarm = now;
-      console.log(`  ${String(i + 1).padStart(6)}  ${now.toFixed(1).padStart(7)}${i + 1 === warm ? '   <- end of warm-up' : ''}`);
+      if (i + 1 > warm) maxAfter = Math.max(maxAfter, now);
+      console.log(`  ${String(i + 1).padStart(6)}  ${now.toFixed(1).padStart(7)}  ${parts()}${i + 1 === warm ? '   <- end of warm-up' : ''}`);
     }
   }
   const end = mib();
-  const growth = ((end - atWarm) / atWarm) * 100;
-  const line = `${name}: RSS start ${start.toFixed(1)} MiB, after warm-up (${warm} calls) ${atWarm.toFixed(1)} MiB, end ${end.toFixed(1)} MiB: ` +
-    `${growth >= 0 ? '+' : ''}${growth.toFixed(2)}% after warm-up (${((Date.now() - t0) / 1000).toFixed(0)} s)`;
+  const pct = (x: number) => { const g = ((x - atWarm) / atWarm) * 100; return `${g >= 0 ? '+' : ''}${g.toFixed(2)}%`; };
+  const line = `${name}: RSS start ${start.toFixed(1)} MiB, after warm-up (${warm} calls) ${atWarm.toFixed(1)} MiB, ` +
+    `highest after it ${maxAfter.toFixed(1)} MiB (${pct(maxAfter)}), end ${end.toFixed(1)} MiB (${pct(end)}) ` +
+    `(${((Date.now() - t0) / 1000).toFixed(0)} s)`;
   console.log(line + '\n');
   return line;
 }
