@@ -13,7 +13,6 @@ import { bartTokenizerJson, JsonTokenizer } from './hf_json.js';
 import { SentencePiece } from './sentencepiece.js';
 import { parseTokenizerConfig, type TokenizerConfig } from './slow.js';
 import type { Tokenizer, TokenizerFamily } from './types.js';
-import { show } from '../validate.js';
 
 export type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
 export { SentencePiece } from './sentencepiece.js';
@@ -71,7 +70,7 @@ class Files {
     if (!v) return undefined;
     const map = new Map<string, number>();
     for (const [k, id] of Object.entries(v)) {
-      if (!Number.isInteger(id) || (id as number) < 0) throw new ConfigError(`${file}: id of ${show(k)} is not a non-negative integer`);
+      if (!Number.isInteger(id) || (id as number) < 0) throw new ConfigError(`${file}: id of ${JSON.stringify(k)} is not a non-negative integer`);
       map.set(k, id as number);
     }
     return map;

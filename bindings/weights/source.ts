@@ -7,7 +7,6 @@ import { AbortedError, ConfigError, Seq2SeqError, SourceError, WeightsError } fr
 import { hasNodeApis } from '../platform.js';
 import { dequantizingStore } from './int8.js';
 import { headerLength, mergeShards, SafeTensors, type TensorStore } from './safetensors.js';
-import { show } from '../validate.js';
 
 export interface FileProgress {
   readonly file: string;
@@ -287,7 +286,7 @@ export function toModelSource(input: SourceInput): ModelSource {
   if (input instanceof URL) return input.protocol === 'file:' ? folderSource(input) : urlSource(input);
   const maybe = input as Partial<ModelSource>;
   if (typeof maybe.read === 'function' && typeof maybe.description === 'string') return input as ModelSource;
-  if (typeof input !== 'object' || input === null) throw new SourceError(`not a model source: ${show(input)}`);
+  if (typeof input !== 'object' || input === null) throw new SourceError(`not a model source: ${String(input)}`);
   return memorySource(input as InMemoryFiles);
 }
 
@@ -361,7 +360,7 @@ async function readWeights(source: ModelSource, opts: LoadOptions): Promise<Tens
   try {
     for (const file of new Set(Object.values(map as Record<string, unknown>))) {
       if (typeof file !== 'string' || file.includes('..')) {
-        throw new WeightsError(`model.safetensors.index.json names an invalid shard file ${show(file)}`);
+        throw new WeightsError(`model.safetensors.index.json names an invalid shard file ${JSON.stringify(file)}`);
       }
       checkAbort(opts.signal);
       shards[file] = (source.openTensors ? await source.openTensors(file, opts) : await readSafetensors(source, file, opts))!;
