@@ -12,3 +12,4 @@ export { attention_f32 } from './attention';
 export { copy_bytes, heap_base } from './memory';
 export { packed_size_i8, quantize_pack_i8_n8, quantize_rows_i16, linear_i8, linear_i8_rows, embed_packed_i8 } from './gemm_i8';
 export { topk_rows_f32 } from './topk';
+export { find_broken_row_f32, first_nonfinite_f32 } from './finite';

@@ -4,6 +4,7 @@
 // runs when it loads the same file; an explicit `null` overrides the default like a Python `None` would.
 
 import { ConfigError, UnsupportedError } from './errors.js';
+import { denseArray, MAX_LIST_LENGTH, show, tokenIdList } from './validate.js';
 
 export const SUPPORTED_MODEL_TYPES = ['marian', 'bart', 'mbart', 'm2m_100', 't5'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -146,7 +147,7 @@ class Fields {
     return v === null ? undefined : v;
   }
   fail(key: string, want: string, got: unknown = this.get(key)): never {
-    throw new ConfigError(`${this.label}: "${key}" must be ${want}, got ${JSON.stringify(got) ?? 'nothing'}`);
+    throw new ConfigError(`${this.label}: "${key}" must be ${want}, got ${show(got)}`);
   }
   int(key: string, min = 1, fallback?: unknown): number {
     const v = this.get(key) ?? fallback;
@@ -174,22 +175,18 @@ class Fields {
     }
     return v;
   }
-  /** An id or a list of ids, always returned as a list. */
+  /** An id or a list of ids, always returned as a list (at most `vocab` of them: a longer list must repeat ids). */
   ids(key: string, vocab: number): number[] | undefined {
     const v = this.get(key);
     if (v === undefined) return undefined;
-    const list = Array.isArray(v) ? v : [v];
-    if (!list.every((x) => Number.isSafeInteger(x) && x >= 0 && x < vocab)) {
-      this.fail(key, `a token id or a list of token ids in [0, ${vocab})`, v);
-    }
-    return list as number[];
+    return tokenIdList(`${this.label}: "${key}"`, v, { vocab, max: vocab, Err: ConfigError }, true);
   }
 }
 
 export function parseActivation(name: unknown, where: string): Activation {
   if (typeof name === 'string' && Object.hasOwn(ACTIVATION_ALIASES, name)) return ACTIVATION_ALIASES[name];
   const accepted = Object.keys(ACTIVATION_ALIASES).sort().join(', ');
-  throw new ConfigError(`${where}: unknown activation ${JSON.stringify(name)}; supported: ${accepted}`);
+  throw new ConfigError(`${where}: unknown activation ${show(name)}; supported: ${accepted}`);
 }
 
 /**
@@ -201,7 +198,7 @@ export function parseConfig(config: unknown, generationConfig?: unknown): ModelC
   const type = raw.model_type;
   if (type === undefined) throw new ConfigError('config.json: "model_type" is missing');
   if (typeof type !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
-    throw new UnsupportedError(`config.json: model_type ${JSON.stringify(type)} is not supported; ` +
+    throw new UnsupportedError(`config.json: model_type ${show(type)} is not supported; ` +
       `supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const genRaw = generationConfig === undefined ? undefined : asObject(generationConfig, 'generation_config.json');
@@ -262,8 +259,7 @@ function parseT5(raw: Json, genRaw: Json | undefined): T5Config {
     num_layers: numLayers,
     num_decoder_layers: f.int('num_decoder_layers', 1, numLayers),
     num_heads: f.int('num_heads'),
-    relative_attention_num_buckets: f.int('relative_attention_num_buckets'),
-    relative_attention_max_distance: f.int('relative_attention_max_distance'),
+    ...t5Buckets(f),
     layer_norm_epsilon: f.num('layer_norm_epsilon', 1e-6, (x) => x > 0, 'a positive number'),
     feed_forward_proj: t5FeedForward(f),
     tie_word_embeddings: f.bool('tie_word_embeddings', true),
@@ -271,6 +267,24 @@ function parseT5(raw: Json, genRaw: Json | undefined): T5Config {
     generation: resolveGeneration(raw, pick(T5_DEFAULTS, ['pad_token_id', 'eos_token_id']), genRaw, vocab),
     raw,
   };
+}
+
+// transformers' _relative_position_bucket halves the buckets for the bidirectional encoder and halves them again
+// for the exact range: with fewer than 4 it divides by zero (ZeroDivisionError), and with a max distance at or
+// below the decoder's exact range (buckets / 2) its log-spaced formula yields negative buckets for long
+// distances (an IndexError in the embedding). Both are refused here rather than producing NaN attention.
+function t5Buckets(f: Fields) {
+  const nb = f.int('relative_attention_num_buckets');
+  if (nb < 4) {
+    f.fail('relative_attention_num_buckets', 'an integer >= 4 (transformers\' bucket function halves it twice for the ' +
+      'bidirectional encoder and divides by zero below 4)');
+  }
+  const md = f.int('relative_attention_max_distance');
+  if (md <= Math.floor(nb / 2)) {
+    f.fail('relative_attention_max_distance', `an integer > ${Math.floor(nb / 2)} (half of relative_attention_num_buckets ` +
+      `${nb}; at or below it transformers' bucket formula gives negative buckets for long distances)`);
+  }
+  return { relative_attention_num_buckets: nb, relative_attention_max_distance: md };
 }
 
 // T5Config.__init__: "relu" | "gated-<act>"; "gated-gelu" means gelu_new for backward compatibility. Explicit
@@ -324,9 +338,10 @@ function parseGeneration(f: Fields, vocab: number, source: GenerationDefaults['s
   const early = f.get('early_stopping') ?? false;
   if (early !== true && early !== false && early !== 'never') f.fail('early_stopping', 'true, false or "never"');
   const bad = f.get('bad_words_ids');
-  if (bad !== undefined && !(Array.isArray(bad) && bad.length > 0 && bad.every((w) => Array.isArray(w) &&
-    w.length > 0 && w.every((t) => Number.isSafeInteger(t) && t >= 0 && t < vocab)))) {
-    f.fail('bad_words_ids', `a non-empty list of non-empty lists of token ids in [0, ${vocab})`);
+  if (bad !== undefined && !(Array.isArray(bad) && bad.length > 0)) f.fail('bad_words_ids', 'a non-empty list of lists of token ids');
+  if (bad !== undefined) {
+    denseArray(`${f.label}: "bad_words_ids"`, bad, MAX_LIST_LENGTH, ConfigError).forEach((w, i) =>
+      tokenIdList(`${f.label}: "bad_words_ids"[${i}]`, w, { vocab, allowEmpty: false, Err: ConfigError }));
   }
   const eos = f.ids('eos_token_id', vocab) ?? [];
   const bos = f.id('bos_token_id', vocab);
@@ -365,5 +380,9 @@ function pick(o: Json, keys: string[]): Json {
 
 // Python's `!=` on JSON values: numbers by value (1 == 1.0 already in JS), lists/dicts structurally.
 function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  try {
+    return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  } catch {
+    return false; // nested too deep to write out: not the (flat) default
+  }
 }

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'SOURCE' // a model source (folder, URL, buffers) could not be read
   | 'ABORTED' // cancelled through an AbortSignal
   | 'MEMORY' // wasm linear memory could not grow to what the model needs
+  | 'NUMERIC' // the model's numbers turned non-finite (NaN/Inf logits): broken weights or float32 overflow
   | 'THREADS'; // the worker threads could not start, or a kernel failed on one
 
 type ErrorOptions = { cause?: unknown };
@@ -32,6 +33,7 @@ export class InputError extends Seq2SeqError { constructor(message: string, opti
 export class SourceError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('SOURCE', message, options); } }
 export class AbortedError extends Seq2SeqError { constructor(message = 'generation was aborted', options?: ErrorOptions) { super('ABORTED', message, options); } }
 export class MemoryError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('MEMORY', message, options); } }
+export class NumericError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('NUMERIC', message, options); } }
 export class ThreadError extends Seq2SeqError { constructor(message: string, options?: ErrorOptions) { super('THREADS', message, options); } }
 
 // Source failures that programs may want to tell apart (both are SourceErrors, code 'SOURCE').

@@ -15,7 +15,7 @@ export { hubSource, type HubOptions, type HubSourceOptions } from './weights/hub
 export { loadKernels, hasWasmSimd, hasRelaxedSimd, type SimdLevel, type WasmSource } from './backends/wasm/kernels.js';
 export {
   Seq2SeqError, WasmLoadError, WeightsError, ConfigError, UnsupportedError, InputError, SourceError, AbortedError, MemoryError,
-  HubError, LfsPointerError, type ErrorCode, type HubErrorReason,
+  HubError, LfsPointerError, NumericError, ThreadError, type ErrorCode, type HubErrorReason,
 } from './errors.js';
 export { loadTokenizer, SentencePiece } from './tokenizers/index.js';
 export type { Tokenizer, TokenizerFamily, EncodeOptions, DecodeOptions, LoadTokenizerOptions } from './tokenizers/index.js';

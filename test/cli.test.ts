@@ -44,7 +44,7 @@ describe('wasm-seq2seq generate', () => {
 
   it('bad input: exit 1 or 2 with a one-line typed message, no stack trace', async () => {
     const cases: [string[], RegExp][] = [
-      [['generate', '--model', fixtureDir(name), '--input-ids', '[[1,2,999]]'], /InputError: input id 999/],
+      [['generate', '--model', fixtureDir(name), '--input-ids', '[[1,2,999]]'], /InputError: inputIds\[0\]\[2\] must be a token id, an integer in \[0, 101\) \(the vocabulary\); got 999/],
       [['generate', '--model', fixtureDir(name), '--input-ids', 'nope'], /--input-ids must be JSON/],
       [['generate', '--model', '/nonexistent', '--input-ids', '[[1]]'], /SourceError/],
       [['generate', '--model', fixtureDir(name), '--input-ids', '[[1]]', '--num-beams', 'x'], /--num-beams must be an integer/],

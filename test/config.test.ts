@@ -223,8 +223,10 @@ describe('validation errors', () => {
     configError(() => marian({ pad_token_id: 101 }), /"pad_token_id" must be a token id in \[0, 101\), got 101/);
     configError(() => marian({ decoder_start_token_id: -1 }), /"decoder_start_token_id" must be a token id in \[0, 101\), got -1/);
     configError(() => marian({ forced_bos_token_id: 500 }), /"forced_bos_token_id" must be a token id in \[0, 101\), got 500/);
-    configError(() => marian({ eos_token_id: [0, 101] }), /"eos_token_id" must be a token id or a list of token ids in \[0, 101\), got \[0,101\]/);
-    configError(() => marian({ bad_words_ids: [[5], [200]] }), /"bad_words_ids" must be a non-empty list of non-empty lists of token ids in \[0, 101\)/);
+    configError(() => marian({ eos_token_id: [0, 101] }), /"eos_token_id"\[1\] must be a token id, an integer in \[0, 101\) \(the vocabulary\); got 101/);
+    configError(() => marian({ eos_token_id: [0, , 1] }), /"eos_token_id"\[1\] is missing \(a sparse array\)/);
+    configError(() => marian({ eos_token_id: Array(102).fill(0) }), /"eos_token_id" has 102 elements, over the limit of 101/);
+    configError(() => marian({ bad_words_ids: [[5], [200]] }), /"bad_words_ids"\[1\]\[0\] must be a token id, an integer in \[0, 101\)/);
     configError(() => marian({ bad_words_ids: [5] }), /"bad_words_ids"/);
     configError(() => parseConfig({ model_type: 'm2m_100', pad_token_id: null }), /"pad_token_id" must be a token id \(m2m_100 positions depend on it\)/);
   });

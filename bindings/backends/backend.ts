@@ -114,6 +114,9 @@ export interface Backend {
   logSoftmax(x: Buf, rows: number, n: number): void;
   /** out[r] = index of row r's largest value (first on ties; NaN never wins; all -inf gives 0). */
   argmax(x: Buf, rows: number, n: number, out: Buf): void;
+  /** out[outOff] (an i32 element) = the index of the first of `rows` rows of n in x that holds a NaN or +Inf or
+   *  only -Inf, or -1: how a decode step finds out that its logits went wrong without bringing them back. */
+  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void;
   /** Per sentence b of `sentences`, the k best fround(x[b·beams + j, v] + add[b·beams + j]) over its beams × n
    *  candidates, best first, ties to the lower index j·n + v, into out: scores [sentences, k] (f32), then indices
    *  [sentences, k] (i32). Slots a sentence cannot fill (its rows hold NaN) get index -1. */

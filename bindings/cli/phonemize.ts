@@ -36,7 +36,7 @@ async function readStdin(): Promise<string> {
 function format(words: PhonemizedWord[], json: boolean, line: boolean, text: string): string {
   if (json) return JSON.stringify({ text, words });
   if (line) return words.map((w) => `${w.word || w.text}/${w.phonemes.length ? w.phonemes.join('-') : '?'}`).join(' ');
-  const width = Math.max(0, ...words.map((w) => (w.word || w.text).length));
+  const width = words.reduce((m, w) => Math.max(m, (w.word || w.text).length), 0);
   return words.map((w) => `${(w.word || w.text).padEnd(width)}  ${w.phonemes.length ? w.phonemes.join(' ') : '?'}`).join('\n');
 }
 
@@ -58,17 +58,20 @@ export async function phonemizeCommand(argv: string[]): Promise<number> {
   const g2p = await Phonemizer.load(values.model, { lexicon: values['no-lexicon'] !== true, revision: values.revision, token: values.token });
   // Pronounce every distinct word of the whole input first (batched, with progress), then print per line.
   const { textToWords } = await import('../g2p/text.js');
-  const allWords = lines.flatMap((l) => textToWords(l).map((w) => w.word));
+  const perLine = lines.map((l) => textToWords(l));
+  const allWords = perLine.flatMap((ws) => ws.map((w) => w.word));
   const showProgress = values.progress ?? (process.stderr.isTTY === true && allWords.length > 200);
   const bar = (done: number, total: number) => {
     const w = 30, f = total ? Math.round((w * done) / total) : w;
     process.stderr.write(`\r[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${done}/${total} distinct words`);
     if (done === total) process.stderr.write('\n');
   };
-  await g2p.phonemizeWords(allWords, { numBeams: beams, onProgress: showProgress ? bar : undefined });
-  for (const text of lines) {
-    const words = await g2p.phonemize(text, { numBeams: beams }); // served from the cache
+  const phones = await g2p.phonemizeWords(allWords, { numBeams: beams, onProgress: showProgress ? bar : undefined });
+  let at = 0;
+  lines.forEach((text, i) => {
+    const words: PhonemizedWord[] = perLine[i].map((w) => ({ text: w.text, word: w.word, phonemes: phones[at++], source: g2p.sourceOf(w.word) }));
     console.log(format(words, values.json === true, values.line === true, text));
-  }
+  });
+  g2p.dispose();
   return 0;
 }

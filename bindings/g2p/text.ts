@@ -43,7 +43,7 @@ export function cardinal(digits: string): string[] {
   const out: string[] = [];
   groups.forEach((g, i) => {
     if (g === 0) return;
-    out.push(...below1000(g));
+    for (const w of below1000(g)) out.push(w);
     const scale = SCALES[groups.length - 1 - i];
     if (scale) out.push(scale);
   });

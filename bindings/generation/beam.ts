@@ -6,6 +6,8 @@
 // by the session: ties to the lower index), while finished-hypothesis scores are divided by
 // generated_len ** length_penalty in float64 like HF's Python floats.
 
+import { InputError, NumericError } from '../errors.js';
+import { checkBeamCandidates } from './limits.js';
 import { applyProcessors, buildProcessors } from './processors.js';
 import { checkLogits, throwIfAborted, yieldToEventLoop } from './greedy.js';
 import type { DecoderSession, EarlyStopping, GenerateOutput, RankedCandidates, ResolvedGenerateConfig } from './types.js';
@@ -43,7 +45,7 @@ export class BeamHypotheses {
         let worst = 0;
         for (let i = 1; i < this.beams.length; i++) if (this.beams[i].score < this.beams[worst].score) worst = i;
         this.beams.splice(worst, 1);
-        this.worstScore = Math.min(...this.beams.map((h) => h.score));
+        this.worstScore = this.beams.reduce((m, h) => Math.min(m, h.score), Infinity);
       } else {
         this.worstScore = Math.min(score, this.worstScore);
       }
@@ -87,8 +89,8 @@ export async function beamSearch(
   const signal = cfg.signal;
 
   // Enough candidates that at least n of them are not eos (HF: max(2, 1 + n_eos) * num_beams).
+  checkBeamCandidates(n, eosList, V);
   const k = Math.max(2, 1 + eosList.length) * n;
-  if (k > n * V) throw new RangeError(`vocabulary size ${V} is too small for ${n} beams and ${eosList.length} eos ids`);
 
   let history = new Int32Array(rows * maxLen); // row r: tokens [r*maxLen, r*maxLen + curLen)
   let nextHistory = new Int32Array(rows * maxLen);
@@ -166,7 +168,11 @@ export async function beamSearch(
           sourceRow[r] = src;
         }
       }
-      if (filled < n) throw new Error(`beam search found only ${filled} non-eos candidates for ${n} beams`);
+      if (filled < n) {
+        throw new NumericError(`beam search found only ${filled} usable candidates for ${n} beams of sentence ${b} at step ` +
+          `${curLen} (the others scored NaN): the model's numbers went non-finite`);
+      }
+
       done[b] = hyps[b].isDone(candScore[0], curLen);
     }
 
@@ -199,7 +205,17 @@ export async function beamSearch(
  *  shorter row, then pad. */
 function finalizeOutput(hyps: BeamHypotheses[], cfg: ResolvedGenerateConfig): GenerateOutput {
   const chosen = hyps.flatMap((h) => h.best(cfg.numReturnSequences));
-  const longest = Math.max(...chosen.map((h) => h.tokens.length));
+  // A running beam may score -Infinity (every continuation banned) and still lose to a finished hypothesis, as in
+  // transformers; a *returned* one that does is an arbitrary sequence, which must not pass as an answer.
+  chosen.forEach((h, i) => {
+    if (h.score === -Infinity) {
+      throw new InputError(`beam search hypothesis ${i % cfg.numReturnSequences} of sentence ${Math.floor(i / cfg.numReturnSequences)} ` +
+        'scores -Infinity: the logits processors (badWordsIds, minLength, forced ids, noRepeatNgramSize) banned every token at some ' +
+        'step, so the sequence is arbitrary; loosen them, or ask for fewer numReturnSequences');
+    }
+    if (Number.isNaN(h.score)) throw new NumericError(`beam search hypothesis ${i} scores NaN: the model's numbers went non-finite`);
+  });
+  const longest = chosen.reduce((m, h) => Math.max(m, h.tokens.length), 0);
   const width = Math.min(longest + 1, cfg.maxLength);
   const sequences = chosen.map((h) => {
     const row = Array.from(h.tokens);

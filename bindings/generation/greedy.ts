@@ -3,7 +3,7 @@
 // length reaches maxLength. Written as an async generator so a caller can print tokens as they come;
 // greedySearch() just drains it.
 
-import { AbortedError } from '../errors.js';
+import { AbortedError, InputError, UnsupportedError } from '../errors.js';
 import { applyProcessors, buildProcessors } from './processors.js';
 import type {
   DecoderSession,
@@ -57,7 +57,7 @@ export function yieldToEventLoop(): Promise<void> {
 /** Checks a step's logits have one row per decoder row. */
 export function checkLogits(logits: Float32Array, rows: number, vocabSize: number): void {
   if (logits.length < rows * vocabSize) {
-    throw new RangeError(
+    throw new UnsupportedError(
       `DecoderSession.step returned ${logits.length} logits, expected rows × vocabSize = ${rows} × ${vocabSize}`,
     );
   }
@@ -119,6 +119,10 @@ export async function* greedyStream(
           scratch.set(row);
           applyProcessors(processors, history.subarray(b * maxLen, b * maxLen + curLen), scratch);
           token = argmax(scratch);
+          if (scratch[token] === -Infinity) {
+            throw new InputError(`at step ${curLen} every token of row ${b} has score -Infinity: the logits processors ` +
+              '(badWordsIds, minLength, forced ids, noRepeatNgramSize, repetitionPenalty) ban every token, so any output would be arbitrary');
+          }
         } else {
           token = argmax(row);
         }

@@ -4,7 +4,9 @@
 
 import type { GenerationDefaults } from '../config.js';
 import { InputError } from '../errors.js';
+import { denseArray, intOption, MAX_LIST_LENGTH, optionsObject, show, signalOption, tokenId, tokenIdList } from '../validate.js';
 import { beamSearch } from './beam.js';
+import { checkBeamCandidates } from './limits.js';
 import { greedySearch, greedyStream, throwIfAborted } from './greedy.js';
 import type {
   DecoderFactory,
@@ -34,26 +36,7 @@ export const GENERATION_DEFAULTS = {
 
 const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
 
-function intOption(name: string, value: number | null | undefined, min: number, fallback: number): number {
-  if (!given(value)) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InputError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function tokenId(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InputError(`${name} must be a non-negative integer token id, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function tokenIds(name: string, value: number | readonly number[]): number[] {
-  const list = typeof value === 'number' ? [value] : value;
-  if (!Array.isArray(list)) throw new InputError(`${name} must be a token id or an array of token ids`);
-  return list.map((t, i) => tokenId(`${name}[${i}]`, t));
-}
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /** The caller's options over the model's defaults (generation_config.json or config.json): an option not given
  *  (undefined or null) takes the model's value. */
@@ -82,29 +65,35 @@ function withModelDefaults(o: GenerateOptions, g: GenerationDefaults): GenerateO
 }
 
 /** Applies the model's defaults (if given) and transformers' own, and checks every option; throws InputError naming
- *  the bad one. Token ids are checked against the vocabulary later, when the session (and so the vocabulary size)
- *  exists. The result is what every search reads. */
-export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: GenerationDefaults): ResolvedGenerateConfig {
-  if (options === null || typeof options !== 'object') throw new InputError('generate options must be an object');
+ *  the bad one. With `vocabSize` (what a model passes) token ids are checked against the vocabulary here and
+ *  numBeams is limited by it; without, ids are checked when the session (and so the vocabulary size) exists. The
+ *  result is what every search reads. */
+export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: GenerationDefaults, vocabSize?: number): ResolvedGenerateConfig {
+  options = optionsObject('generate options', options);
   const opts = modelDefaults ? withModelDefaults(options, modelDefaults) : options;
+  const V = vocabSize;
   if (!given(opts.decoderStartTokenId)) {
     throw new InputError('decoderStartTokenId is required (the model config normally provides it)');
   }
-  const decoderStartTokenId = tokenId('decoderStartTokenId', opts.decoderStartTokenId);
+  const decoderStartTokenId = tokenId('decoderStartTokenId', opts.decoderStartTokenId, V);
 
   // max_new_tokens wins over max_length, and counts tokens after the start token (HF: max_length = 1 + n).
+  // Their upper limit is the model's (positions, memory), checked where the model is known.
   let maxLength: number;
   if (given(opts.maxNewTokens)) {
-    maxLength = 1 + intOption('maxNewTokens', opts.maxNewTokens, 1, 1);
+    maxLength = 1 + intOption('maxNewTokens', opts.maxNewTokens, 1, NO_LIMIT - 1, 1);
   } else {
-    maxLength = intOption('maxLength', opts.maxLength, 2, GENERATION_DEFAULTS.maxLength);
+    maxLength = intOption('maxLength', opts.maxLength, 2, NO_LIMIT, GENERATION_DEFAULTS.maxLength);
   }
   const minLength = given(opts.minNewTokens)
-    ? 1 + intOption('minNewTokens', opts.minNewTokens, 0, 0)
-    : intOption('minLength', opts.minLength, 0, GENERATION_DEFAULTS.minLength);
+    ? 1 + intOption('minNewTokens', opts.minNewTokens, 0, NO_LIMIT - 1, 0)
+    : intOption('minLength', opts.minLength, 0, NO_LIMIT, GENERATION_DEFAULTS.minLength);
 
-  const numBeams = intOption('numBeams', opts.numBeams, 1, GENERATION_DEFAULTS.numBeams);
-  const numReturnSequences = intOption('numReturnSequences', opts.numReturnSequences, 1, 1);
+  // More beams than tokens cannot all be distinct continuations of the one live beam at the first step (the rest
+  // would continue beams scored -1e9): the vocabulary is the limit; the model also checks memory.
+  const numBeams = intOption('numBeams', opts.numBeams, 1, V ?? NO_LIMIT, GENERATION_DEFAULTS.numBeams,
+    `at most one beam per vocabulary entry (${V} tokens)`);
+  const numReturnSequences = intOption('numReturnSequences', opts.numReturnSequences, 1, NO_LIMIT, 1);
   if (numReturnSequences > numBeams) {
     throw new InputError(
       `numReturnSequences (${numReturnSequences}) must be <= numBeams (${numBeams})` +
@@ -114,42 +103,37 @@ export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: 
 
   const lengthPenalty = given(opts.lengthPenalty) ? opts.lengthPenalty : GENERATION_DEFAULTS.lengthPenalty;
   if (typeof lengthPenalty !== 'number' || !Number.isFinite(lengthPenalty)) {
-    throw new InputError(`lengthPenalty must be a finite number, got ${String(lengthPenalty)}`);
+    throw new InputError(`lengthPenalty must be a finite number, got ${show(lengthPenalty)}`);
   }
   const earlyStopping = given(opts.earlyStopping) ? opts.earlyStopping : GENERATION_DEFAULTS.earlyStopping;
   if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== 'never') {
-    throw new InputError(`earlyStopping must be true, false or "never", got ${JSON.stringify(earlyStopping)}`);
+    throw new InputError(`earlyStopping must be true, false or "never", got ${show(earlyStopping)}`);
   }
   const repetitionPenalty = given(opts.repetitionPenalty) ? opts.repetitionPenalty : 1;
   if (typeof repetitionPenalty !== 'number' || !(repetitionPenalty > 0) || !Number.isFinite(repetitionPenalty)) {
-    throw new InputError(`repetitionPenalty must be a positive finite number, got ${String(repetitionPenalty)}`);
+    throw new InputError(`repetitionPenalty must be a positive finite number, got ${show(repetitionPenalty)}`);
   }
-  const noRepeatNgramSize = intOption('noRepeatNgramSize', opts.noRepeatNgramSize, 0, 0);
+  const noRepeatNgramSize = intOption('noRepeatNgramSize', opts.noRepeatNgramSize, 0, NO_LIMIT, 0);
 
   let badWordsIds: number[][] = [];
   if (given(opts.badWordsIds)) {
-    if (!Array.isArray(opts.badWordsIds)) throw new InputError('badWordsIds must be an array of token id arrays');
-    badWordsIds = opts.badWordsIds.map((word, i) => {
-      if (!Array.isArray(word) || word.length === 0) {
-        throw new InputError(`badWordsIds[${i}] must be a non-empty array of token ids`);
-      }
-      return word.map((t, m) => tokenId(`badWordsIds[${i}][${m}]`, t));
-    });
+    badWordsIds = denseArray('badWordsIds', opts.badWordsIds, MAX_LIST_LENGTH)
+      .map((word, i) => tokenIdList(`badWordsIds[${i}]`, word, { vocab: V, allowEmpty: false }));
   }
 
-  const eosTokenIds = given(opts.eosTokenId) ? tokenIds('eosTokenId', opts.eosTokenId) : [];
-  const forcedEosTokenIds = given(opts.forcedEosTokenId) ? tokenIds('forcedEosTokenId', opts.forcedEosTokenId) : null;
-  const forcedBosTokenId = given(opts.forcedBosTokenId) ? tokenId('forcedBosTokenId', opts.forcedBosTokenId) : null;
+  // An id list longer than the vocabulary must repeat ids: the vocabulary bounds it.
+  const idList = (name: string, v: unknown) => tokenIdList(name, v, { vocab: V, max: V }, true);
+  const eosTokenIds = given(opts.eosTokenId) ? idList('eosTokenId', opts.eosTokenId) : [];
+  const forcedEosTokenIds = given(opts.forcedEosTokenId) ? idList('forcedEosTokenId', opts.forcedEosTokenId) : null;
+  const forcedBosTokenId = given(opts.forcedBosTokenId) ? tokenId('forcedBosTokenId', opts.forcedBosTokenId, V) : null;
   // HF sets pad = eos[0] when pad is missing. With neither, pad is never emitted (no row can finish early),
   // so any valid id works as a placeholder.
   const padTokenId = given(opts.padTokenId)
-    ? tokenId('padTokenId', opts.padTokenId)
+    ? tokenId('padTokenId', opts.padTokenId, V)
     : (eosTokenIds[0] ?? decoderStartTokenId);
+  if (V !== undefined && numBeams > 1) checkBeamCandidates(numBeams, eosTokenIds, V);
 
-  const signal = given(opts.signal) ? opts.signal : null;
-  if (signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
-    throw new InputError('signal must be an AbortSignal');
-  }
+  const signal = signalOption('signal', opts.signal);
   return {
     maxLength,
     minLength,
@@ -171,7 +155,7 @@ export function resolveGenerateConfig(options: GenerateOptions, modelDefaults?: 
 
 function checkBatch(batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new InputError(`batch size must be a positive integer, got ${String(batchSize)}`);
+    throw new InputError(`batch size must be a positive integer, got ${show(batchSize)}`);
   }
 }
 

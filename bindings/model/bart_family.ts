@@ -2,7 +2,8 @@
 // use transformers' BartAttention/BartEncoderLayer naming. A family passes the few options that differ.
 import type { Backend, EmbeddingSource, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
-import { expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
+import { ConfigError } from '../errors.js';
+import { checkLayerCount, expectTensors, type CheckedWeights, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import type { DecoderLayer, EncoderLayer, FeedForward, ModelWeights, Positions } from './weights.js';
 
@@ -19,6 +20,17 @@ export interface FamilyOptions {
 }
 
 const LN_EPS = 1e-5; // nn.LayerNorm default: fixed for the whole family (not in config)
+
+/** Floats wasm32 memory can address (4 GiB): what any table the model computes itself must fit in. */
+export const MAX_MEMORY_FLOATS = 2 ** 30;
+
+/** A computed (not stored) position table of `rows` × d_model must fit wasm32 memory: refused before it is made. */
+export function checkPositionTable(cfg: BartFamilyConfig, rows: number): void {
+  if (rows * cfg.d_model <= MAX_MEMORY_FLOATS) return;
+  throw new ConfigError(`config.json: "max_position_embeddings" ${cfg.max_position_embeddings} needs a sinusoidal position ` +
+    `table of ${rows} × d_model ${cfg.d_model} floats (${(rows * cfg.d_model * 4 / 2 ** 30).toFixed(1)} GiB), over the 4 GiB ` +
+    `wasm32 memory holds: at most ${Math.floor(MAX_MEMORY_FLOATS / cfg.d_model) - (rows - cfg.max_position_embeddings)} for this d_model`);
+}
 
 function layerSpec(prefix: string, d: number, f: number, cross: boolean): Record<string, TensorSpec> {
   const s: Record<string, TensorSpec> = {};
@@ -64,7 +76,10 @@ export function bartFamilySpec(cfg: BartFamilyConfig, opts: FamilyOptions): Reco
 
 /** Validates the whole weight file against the config, then loads it onto the backend. */
 export function loadBartFamily(b: Backend, cfg: BartFamilyConfig, store: TensorStore, opts: FamilyOptions, format: WeightFormat): ModelWeights {
-  const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label: `${cfg.model_type} weights` }) as CheckedWeights<string>;
+  const label = `${cfg.model_type} weights`;
+  checkLayerCount(store, 'model.encoder.layers.', 'encoder_layers', cfg.encoder_layers, label);
+  checkLayerCount(store, 'model.decoder.layers.', 'decoder_layers', cfg.decoder_layers, label);
+  const w = expectTensors(store, bartFamilySpec(cfg, opts), { ignore: opts.ignore, label }) as CheckedWeights<string>;
   const d = cfg.d_model;
   const f32 = (name: string) => w.f32(name);
   const big = (name: string) => w.reader(name); // matrices go from the file straight into the backend's memory

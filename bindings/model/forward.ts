@@ -7,7 +7,7 @@
 //   encoder hidden [B·S, D]     cross K|V per layer [B·S, 2A] (K in columns 0..A-1, V in A..2A-1)
 //   decoder hidden [R, D]       self K|V cache per layer [R, T, 2A]      logits [R, V]
 import type { Backend, Buf, EmbeddingSource, NormWeights } from '../backends/backend.js';
-import { InputError, UnsupportedError } from '../errors.js';
+import { InputError, NumericError, UnsupportedError } from '../errors.js';
 import type { DecoderSession, RankedCandidates as Ranked } from '../generation/types.js';
 import type { FeedForward, ModelWeights, Positions } from './weights.js';
 
@@ -18,6 +18,22 @@ export interface Batch { ids: Int32Array; mask: Uint8Array; B: number; S: number
 function ffnWidth(w: ModelWeights): number {
   let f = 0;
   for (const L of [...w.encLayers, ...w.decLayers]) f = Math.max(f, L.ffn.up.outF * (L.ffn.gate ? 2 : 1));
+  return f;
+}
+
+/**
+ * Floats of backend memory a call allocates (an upper bound: the encoder's scratch is counted although the decoder
+ * reuses it): the encoder over B × S tokens (encode()), and with `beams` > 0 a DecoderSessionImpl of B × beams rows
+ * sized for maxLen tokens (beam search: topK candidates per sentence). What inputs.ts checks against the memory left before a call starts.
+ */
+export function workingFloats(w: ModelWeights, B: number, S: number, beams = 0, maxLen = 0, topK = 0): number {
+  const D = w.d, A = w.attnWidth, F = ffnWidth(w), n = B * S;
+  let f = n * (2 * D + 4 * A + F + 2) + (w.relBias ? w.encHeads * S * S : 0);
+  if (beams > 0) {
+    const R = B * beams, L = w.decLayers.length;
+    f += L * n * 2 * A + (L + 1) * R * maxLen * 2 * A + R * (2 * D + 6 * A + F + w.vocabOut + 2) +
+      (w.relBias ? w.decHeads * maxLen : 0) + 2 * B * topK + 64;
+  }
   return f;
 }
 
@@ -109,7 +125,7 @@ export class DecoderSessionImpl implements DecoderSession {
   private readonly encMask: Buf;
   private readonly crossKV: Buf[] = [];
   private readonly cache: Buf[] = [];
-  /** The chosen ids [R] of stepArgmax. */
+  /** The chosen ids [R] of stepArgmax, then the non-finite flag. */
   private readonly chosen: Buf;
   private readonly B: number; private readonly S: number;
 
@@ -136,7 +152,7 @@ export class DecoderSessionImpl implements DecoderSession {
     this.ctx = b.alloc(R * A, 'attention context [R, A]');
     this.hidden = b.alloc(R * ffnWidth(w), 'ffn hidden [R, F]');
     this.logits = b.alloc(R * w.vocabOut, 'logits [R, V]');
-    this.chosen = b.alloc(R, 'argmax ids [R]');
+    this.chosen = b.alloc(R + 1, 'argmax ids [R] | non-finite row');
   }
 
   get length(): number { return this.t; }
@@ -198,20 +214,28 @@ export class DecoderSessionImpl implements DecoderSession {
   }
 
   step(tokens: Int32Array): Float32Array | Promise<Float32Array> {
-    return this.stepThen(tokens, () => this.b.read(this.logits, 0, this.rows * this.vocabSize));
+    const t = this.t;
+    return this.stepThen(tokens, () => then(this.b.read(this.logits, 0, this.rows * this.vocabSize), (l) => this.checked(l, t)));
   }
 
   stepArgmax(tokens: Int32Array): Int32Array | Promise<Int32Array> {
+    const t = this.t, R = this.rows;
     return this.stepThen(tokens, () => {
-      this.b.argmax(this.logits, this.rows, this.vocabSize, this.chosen);
-      return this.b.readInts(this.chosen, 0, this.rows);
+      this.b.nonFinite(this.logits, R, this.vocabSize, this.chosen, R);
+      this.b.argmax(this.logits, R, this.vocabSize, this.chosen);
+      return then(this.b.readInts(this.chosen, 0, R + 1), (ids) => {
+        this.fail(ids[R], t);
+        return ids.subarray(0, R);
+      });
     });
   }
 
   stepLogProbs(tokens: Int32Array): Float32Array | Promise<Float32Array> {
+    const t = this.t;
     return this.stepThen(tokens, () => {
+      // log-softmax turns a row holding NaN or +Inf into NaN and keeps an all -Inf row: checked after it
       this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
-      return this.b.read(this.logits, 0, this.rows * this.vocabSize);
+      return then(this.b.read(this.logits, 0, this.rows * this.vocabSize), (l) => this.checked(l, t));
     });
   }
 
@@ -220,28 +244,50 @@ export class DecoderSessionImpl implements DecoderSession {
   rank(logProbs: Float32Array, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
     const mark = this.b.mark();
     try {
-      return this.rankRows(this.b.sharedMemory ? this.logits : this.b.upload(logProbs, 'log-probs [R, V]'), beamScores, k);
+      return this.rankRows(this.b.sharedMemory ? this.logits : this.b.upload(logProbs, 'log-probs [R, V]'), beamScores, k, null, null);
     } finally {
       this.b.release(mark);
     }
   }
 
   stepTopK(tokens: Int32Array, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
+    const t = this.t, n = this.B * k;
     return this.stepThen(tokens, () => {
+      // the raw logits' check goes behind the candidates (one read back for both), before log-softmax
+      const top = this.b.alloc(2 * n + 1, 'top-k scores [B, k] | ids [B, k] | non-finite row');
+      this.b.nonFinite(this.logits, this.rows, this.vocabSize, top, 2 * n);
       this.b.logSoftmax(this.logits, this.rows, this.vocabSize);
-      return this.rankRows(this.logits, beamScores, k);
+      return this.rankRows(this.logits, beamScores, k, top, t);
     });
   }
 
-  /** Each sentence's k best of fround(rows[row] + beamScores[row]) over its beams' rows: [B, k] each. */
-  private rankRows(rows: Buf, beamScores: Float32Array, k: number): Ranked | Promise<Ranked> {
+  /** Each sentence's k best of fround(rows[row] + beamScores[row]) over its beams' rows: [B, k] each, into `top`
+   *  (fresh when null); with `step`, top's last element is step's non-finite flag, read back with them. */
+  private rankRows(rows: Buf, beamScores: Float32Array, k: number, top: Buf | null, step: number | null): Ranked | Promise<Ranked> {
     const { b, B } = this, n = B * k;
     if (k > b.limits.maxTopK) throw new UnsupportedError(`beam search keeps ${k} candidates per sentence, over this backend's ${b.limits.maxTopK}`);
-    const top = b.alloc(2 * n, 'top-k scores [B, k] | ids [B, k]');
-    b.topK(rows, b.upload(beamScores, 'beam scores [R]'), B, this.beams, this.vocabSize, k, top);
-    const split = (f: Float32Array): Ranked => ({ scores: f.slice(0, n), indices: new Int32Array(f.buffer, f.byteOffset + n * 4, n).slice() });
-    const out = b.read(top, 0, 2 * n);
-    return out instanceof Float32Array ? split(out) : out.then(split);
+    const out = top ?? b.alloc(2 * n, 'top-k scores [B, k] | ids [B, k]');
+    b.topK(rows, b.upload(beamScores, 'beam scores [R]'), B, this.beams, this.vocabSize, k, out);
+    const split = (f: Float32Array): Ranked => {
+      const ints = new Int32Array(f.buffer, f.byteOffset, f.length);
+      if (step !== null) this.fail(ints[2 * n], step);
+      return { scores: f.slice(0, n), indices: ints.slice(n, 2 * n) };
+    };
+    return then(b.read(out, 0, 2 * n + (step !== null ? 1 : 0)), split);
+  }
+
+  /** The logits of decoder step `t` as read, after the check that every row is usable. */
+  private checked(l: Float32Array, t: number): Float32Array {
+    this.fail(brokenRow(l, this.rows, this.vocabSize), t);
+    return l;
+  }
+
+  /** NumericError for a broken row (index >= 0) of step t's logits. */
+  private fail(row: number, t: number): void {
+    if (row < 0) return;
+    throw new NumericError(`the logits of decoder step ${t + 1} went non-finite (row ${row} holds NaN or +Infinity, or only ` +
+      '-Infinity): the weights hold NaN/Inf values (a model loaded with checkFinite: false?) or an activation overflowed ' +
+      'float32; the output would be meaningless');
   }
 
   /** Row r of every self-attention cache becomes old row index[r] (transformers' _reorder_cache). */
@@ -250,4 +296,25 @@ export class DecoderSessionImpl implements DecoderSession {
     if (index.length !== R) throw new InputError(`reorder() got ${index.length} indices for ${R} rows`);
     for (const cache of this.cache) this.b.reorderRows(cache, this.maxLen * 2 * A, this.t * 2 * A, index, this.saved);
   }
+}
+
+/** `f(v)` now, or when the promise resolves: the wasm path stays synchronous. */
+function then<T, U>(v: T | Promise<T>, f: (x: T) => U): U | Promise<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/** The first of `rows` rows of n that holds a NaN or +Inf, or only -Inf (what Backend.nonFinite flags), or -1. */
+export function brokenRow(a: Float32Array, rows: number, n: number): number {
+  for (let r = 0; r < rows; r++) {
+    let alive = false, bad = false;
+    for (let i = r * n, end = i + n; i < end; i++) {
+      const v = a[i];
+      if (v !== -Infinity) {
+        alive = true;
+        if (!(v < Infinity)) bad = true; // NaN or +Inf
+      }
+    }
+    if (bad || !alive) return r;
+  }
+  return -1;
 }

@@ -3,10 +3,11 @@
 import type { Backend, WeightFormat } from '../backends/backend.js';
 import type { BartFamilyConfig } from '../config.js';
 import type { TensorStore } from '../weights/safetensors.js';
-import { loadBartFamily } from './bart_family.js';
+import { checkPositionTable, loadBartFamily } from './bart_family.js';
 import type { ModelWeights, Positions } from './weights.js';
 
 export function loadM2m100(b: Backend, cfg: BartFamilyConfig, store: TensorStore, format: WeightFormat): ModelWeights {
+  checkPositionTable(cfg, cfg.max_position_embeddings + 2);
   let table: Positions | null = null;
   const pad = cfg.pad_token_id ?? 1;
   return loadBartFamily(b, cfg, store, {
@@ -27,17 +28,20 @@ function paddingAwareSinusoids(b: Backend, rows: number, d: number, pad: number)
   const half = Math.floor(d / 2);
   const step = f(-(Math.log(10000) / (half - 1)));
   const freq = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(i * step))));
-  const t = new Float32Array(rows * d);
-  for (let n = 0; n < rows; n++) {
-    if (n === pad) continue;
-    for (let i = 0; i < half; i++) {
-      const a = f(n * freq[i]);
-      t[n * d + i] = Math.sin(a);
-      t[n * d + half + i] = Math.cos(a);
+  // computed straight into the backend's memory (no JS copy of a table that may be large)
+  const into = (t: Float32Array) => {
+    t.fill(0);
+    for (let n = 0; n < rows; n++) {
+      if (n === pad) continue;
+      for (let i = 0; i < half; i++) {
+        const a = f(n * freq[i]);
+        t[n * d + i] = Math.sin(a);
+        t[n * d + half + i] = Math.cos(a);
+      }
     }
-  }
+  };
   return {
-    table: b.loadTable(t, rows, d, 'sinusoidal positions'), maxLength: rows - pad - 1,
+    table: b.loadTable({ length: rows * d, into }, rows, d, 'sinusoidal positions'), maxLength: rows - pad - 1,
     ids: (tokens, past, out) => {
       let count = 0;
       for (let i = 0; i < tokens.length; i++) {

@@ -7,10 +7,11 @@ import type { WasmRuntime } from '../backends/wasm/runtime.js';
 import type { ThreadStats } from '../backends/wasm/threads/pool.js';
 import type { GenerationDefaults, ModelConfig } from '../config.js';
 import { InputError, UnsupportedError } from '../errors.js';
-import { generate as runGenerate, generateStream, resolveGenerateConfig } from '../generation/index.js';
+import { generate as runGenerate, generateStream } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { DecoderSessionImpl, encode, type Batch } from './forward.js';
+import { checkDecoderLength, checkWorkingMemory, decoderRows, padBatch, prepareGenerate, WASM_MEMORY_BYTES, type PreparedCall } from './inputs.js';
 import type { ModelWeights } from './weights.js';
 
 /** A model's weights on one backend. */
@@ -39,9 +40,21 @@ export interface ModelGenerateOutput extends GenerateOutput { text?: string[] }
 /** What a call needs of a backend: its longest key sequence, most rows in one op, beam search's candidates. */
 interface CallShape { keys: number; rows: number; topK?: number }
 
+/** A stream's working memory: regions of backend memory (from a mark up) that live from its first event to its end.
+ *  Streams release the model between events, so several may be open: a region is released only when no open
+ *  stream's region lies above it (backend memory is a stack). */
+interface StreamEntry { live: boolean; regions: { backend: Backend; mark: number }[] }
+
+/** Streams dropped without return(): their memory is given back when the iterator is garbage-collected. */
+const abandoned = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<{ model: Seq2SeqModel; entry: StreamEntry }>(({ model, entry }) => model.endStream(entry))
+  : null;
+
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Open streams, oldest first (see StreamEntry). */
+  private readonly streams: StreamEntry[] = [];
 
   constructor(readonly config: ModelConfig, private readonly rt: WasmRuntime,
     /** Where calls run; `fallback` (wasm, when the primary is WebGPU) takes over if the primary fails. */
@@ -76,9 +89,9 @@ export class Seq2SeqModel {
    * Busy time summed over threads, against a 1-thread run of the same call, shows whether the chunks themselves
    * ran slower side by side (shared caches, or a VM's cores) apart from hand-offs and waits. No-op on one thread.
    */
-  timeThreads(on: boolean): void { this.rt.pool?.setTiming(on); }
+  timeThreads(on: boolean): void { this.checkUsable(); this.rt.pool?.setTiming(on === true); }
   /** Busy ms and chunks per thread (this one first) since the last take; null on one thread. */
-  takeThreadStats(): ThreadStats | null { return this.rt.pool?.takeStats() ?? null; }
+  takeThreadStats(): ThreadStats | null { this.checkUsable(); return this.rt.pool?.takeStats() ?? null; }
 
   /** Stops the model's worker threads and frees its GPU device now (they also go when the model is
    *  garbage-collected); later calls throw. */
@@ -95,41 +108,56 @@ export class Seq2SeqModel {
 
   async generate(input: GenerateInput, options: ModelGenerateOptions = {}): Promise<ModelGenerateOutput> {
     return this.exclusive(async () => {
-      const { ids, text, options: o } = this.prepare(input, options);
-      const cfg = resolveGenerateConfig(o, this.config.generation);
-      const batch = this.batch(ids, o.attentionMask);
+      const { batch, cfg, text } = this.prepare(input, options);
       const out: ModelGenerateOutput = await this.run(this.shape(batch, cfg), (r) => runGenerate(this.sessions(r, batch, cfg.maxLength), batch.B, cfg));
       if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
       return out;
     });
   }
 
-  /** Greedy: an event per step with each row's new token; beam search: one final event. */
-  /** With text input, token events carry `text`: each row's newly decoded piece (may be '' mid-word). */
-  async *stream(input: GenerateInput, options: ModelGenerateOptions = {}): AsyncGenerator<GenerationEvent & { text?: string[] }, ModelGenerateOutput, undefined> {
-    let release!: () => void;
-    const turn = new Promise<void>((r) => { release = r; });
-    const prev = this.queue;
-    this.queue = prev.then(() => turn);
-    await prev;
-    let r: Runner | null = null, mark = 0;
+  /**
+   * Greedy: an event per step with each row's new token; beam search: one final event. With text input, token
+   * events carry `text`: each row's newly decoded piece (may be '' mid-word).
+   *
+   * The model is held only while an event is computed: other calls (and other streams) run between events, so a
+   * stream that is read slowly, or read once and dropped, never blocks the model. Its working memory stays
+   * reserved until it ends, is closed with return() (`break` in for-await does that), or — dropped without
+   * return() — its iterator is garbage-collected.
+   */
+  stream(input: GenerateInput, options: ModelGenerateOptions = {}): AsyncGenerator<GenerationEvent & { text?: string[] }, ModelGenerateOutput, undefined> {
+    const entry: StreamEntry = { live: true, regions: [] };
+    const it = this.streamEvents(input, options, entry);
+    abandoned?.register(it, { model: this, entry }, entry);
+    return it;
+  }
+
+  private async *streamEvents(input: GenerateInput, options: ModelGenerateOptions, entry: StreamEntry): AsyncGenerator<GenerationEvent & { text?: string[] }, ModelGenerateOutput, undefined> {
+    let events: AsyncGenerator<GenerationEvent, GenerateOutput, undefined> | null = null;
     try {
-      this.checkUsable();
-      const { ids, text, options: o } = this.prepare(input, options);
-      const cfg = resolveGenerateConfig(o, this.config.generation);
-      const batch = this.batch(ids, o.attentionMask);
-      r = this.runnerFor(this.shape(batch, cfg));
-      mark = r.backend.mark();
-      const events = this.streamWithFallback(r, batch, cfg);
-      if (!text) return yield* events;
+      const { batch, cfg, text } = await this.exclusive(async () => {
+        const call = this.prepare(input, options);
+        const r = this.runnerFor(this.shape(call.batch, call.cfg));
+        this.streams.push(entry);
+        entry.regions.push({ backend: r.backend, mark: r.backend.mark() });
+        events = this.streamWithFallback(r, call.batch, call.cfg, entry);
+        return call;
+      });
+      const next = () => this.exclusive(() => events!.next()); // one event per turn
+      if (!text) {
+        for (;;) {
+          const n = await next();
+          if (n.done) return n.value;
+          yield n.value;
+        }
+      }
       // Decode each row's tokens so far and yield what was added: pieces that join into the final text.
       const tok = this.tokenizer!;
       const rows: number[][] = Array.from({ length: batch.B }, () => [cfg.decoderStartTokenId]);
       const shown = new Array<string>(batch.B).fill('');
       for (;;) {
-        const next = await events.next();
-        if (next.done) { const out: ModelGenerateOutput = next.value; out.text = tok.decodeBatch(out.sequences); return out; }
-        const ev = next.value;
+        const n = await next();
+        if (n.done) { const out: ModelGenerateOutput = n.value; out.text = tok.decodeBatch(out.sequences); return out; }
+        const ev = n.value;
         if (ev.type !== 'tokens') { yield ev; continue; }
         const pieces = ev.tokens.map((t, b) => {
           if (!ev.emitted[b]) return '';
@@ -142,8 +170,25 @@ export class Seq2SeqModel {
         yield { ...ev, text: pieces };
       }
     } finally {
-      r?.backend.release(mark);
-      release();
+      abandoned?.unregister(entry);
+      const open = events as AsyncGenerator<GenerationEvent, GenerateOutput, undefined> | null;
+      await this.afterCalls(async () => {
+        await open?.return(undefined as never).catch(() => undefined); // runs the search's own finally blocks
+        this.endStreamNow(entry);
+      });
+    }
+  }
+
+  /** @internal A stream is over (its iterator was collected): its memory goes back when nothing above is open. */
+  endStream(entry: StreamEntry): void {
+    void this.afterCalls(async () => this.endStreamNow(entry));
+  }
+
+  private endStreamNow(entry: StreamEntry): void {
+    entry.live = false;
+    while (this.streams.length > 0 && !this.streams[this.streams.length - 1].live) {
+      const e = this.streams.pop()!;
+      for (const r of e.regions.reverse()) r.backend.release(r.mark);
     }
   }
 
@@ -151,6 +196,7 @@ export class Seq2SeqModel {
   async encode(inputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
     return this.exclusive(async () => {
       const b = this.batch(inputIds, attentionMask), D = this.primary.weights.d;
+      checkWorkingMemory(this.primary.weights, b.B, b.S, 0, 0, this.freeBytes(), 0, b.B * b.S * D * 4);
       const data = await this.run({ keys: b.S, rows: b.B * b.S }, async (r) => {
         const { hidden } = encode(r.backend, r.weights, b);
         return (await r.backend.read(hidden, 0, b.B * b.S * D)).slice();
@@ -163,16 +209,15 @@ export class Seq2SeqModel {
   async decoderLogits(inputIds: TokenBatch, decoderInputIds: TokenBatch, attentionMask?: TokenBatch): Promise<{ data: Float32Array; shape: [number, number, number] }> {
     return this.exclusive(async () => {
       const b = this.batch(inputIds, attentionMask);
-      const T = decoderInputIds[0]?.length ?? 0;
-      if (!Array.isArray(decoderInputIds) || decoderInputIds.length !== b.B || T === 0 || decoderInputIds.some((r) => r.length !== T)) {
-        throw new InputError(`decoderInputIds must be ${b.B} non-empty rows of equal length`);
-      }
-      const V = this.primary.weights.vocabOut;
+      const dec = decoderRows(this.primary.weights, decoderInputIds, b.B);
+      const T = dec[0].length, V = this.primary.weights.vocabOut;
+      // the result [B, T, V] is made in JS: counted against the same budget
+      checkWorkingMemory(this.primary.weights, b.B, b.S, 1, T, this.freeBytes(), 0, b.B * T * V * 4);
       const out = new Float32Array(b.B * T * V);
       await this.run({ keys: Math.max(b.S, T), rows: b.B * b.S }, async (r) => {
         const session = this.sessions(r, b, T)(1);
         for (let t = 0; t < T; t++) {
-          const logits = await session.step(Int32Array.from(decoderInputIds, (row) => row[t]));
+          const logits = await session.step(Int32Array.from(dec, (row) => row[t]));
           for (let i = 0; i < b.B; i++) out.set(logits.subarray(i * V, (i + 1) * V), (i * T + t) * V);
         }
       });
@@ -237,7 +282,7 @@ export class Seq2SeqModel {
    * rather than repeated, and the stream goes on from where it was. A replay that disagrees is an error, never
    * silently other text.
    */
-  private async *streamWithFallback(r: Runner, batch: Batch, cfg: ResolvedGenerateConfig): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+  private async *streamWithFallback(r: Runner, batch: Batch, cfg: ResolvedGenerateConfig, entry: StreamEntry): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
     const given: string[] = [];
     try {
       const events = generateStream(this.sessions(r, batch, cfg.maxLength), batch.B, cfg);
@@ -252,20 +297,18 @@ export class Seq2SeqModel {
       if (!why) throw e;
       this.useFallback(why);
     }
-    const w = this.primary, mark = w.backend.mark();
-    try {
-      const replay = generateStream(this.sessions(w, batch, cfg.maxLength), batch.B, cfg);
-      for (let i = 0; ; i++) {
-        const next = await replay.next();
-        if (next.done) return next.value;
-        if (i >= given.length) { yield next.value; continue; }
-        if (JSON.stringify(next.value) !== given[i]) {
-          throw new UnsupportedError(`the GPU failed mid-stream and the wasm replay chose other tokens at event ${i}: ` +
-            'the stream cannot continue consistently; call stream() again (it now runs on wasm)');
-        }
+    // the replay's memory is the stream's too: released with it
+    const w = this.primary;
+    entry.regions.push({ backend: w.backend, mark: w.backend.mark() });
+    const replay = generateStream(this.sessions(w, batch, cfg.maxLength), batch.B, cfg);
+    for (let i = 0; ; i++) {
+      const next = await replay.next();
+      if (next.done) return next.value;
+      if (i >= given.length) { yield next.value; continue; }
+      if (JSON.stringify(next.value) !== given[i]) {
+        throw new UnsupportedError(`the GPU failed mid-stream and the wasm replay chose other tokens at event ${i}: ` +
+          'the stream cannot continue consistently; call stream() again (it now runs on wasm)');
       }
-    } finally {
-      w.backend.release(mark);
     }
   }
 
@@ -277,35 +320,21 @@ export class Seq2SeqModel {
 
   /** Sessions over `r` for this batch: each runs the encoder, then decodes up to maxLength tokens. */
   private sessions(r: Runner, b: Batch, maxLength: number): DecoderFactory {
-    const rows = r.weights.decPositions?.maxLength;
-    if (rows !== undefined && maxLength > rows) {
-      throw new InputError(`max length ${maxLength} (decoder tokens incl. the start token) exceeds the model's ${rows} decoder positions (max_position_embeddings); lower maxLength / maxNewTokens`);
-    }
+    checkDecoderLength(r.weights, maxLength);
     return (numBeams: number) => new DecoderSessionImpl(r.backend, r.weights, b, numBeams, maxLength);
   }
 
   // --- inputs ------------------------------------------------------------------------------------------
 
-  /** Text → ids with the model's tokenizer; language options → transformers' forced ids. */
-  private prepare(input: GenerateInput, options: ModelGenerateOptions): { ids: TokenBatch; text: boolean; options: ModelGenerateOptions } {
-    if (options === null || typeof options !== 'object') throw new InputError('generate options must be an object');
-    const isText = typeof input === 'string' || (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string'));
-    if (!isText) {
-      if (options.srcLang !== undefined || options.tgtLang !== undefined) throw new InputError('srcLang / tgtLang apply to text input; with token ids set forcedBosTokenId / decoderStartTokenId yourself');
-      return { ids: input as TokenBatch, text: false, options };
-    }
-    const tok = this.tokenizer;
-    if (!tok) throw new InputError('this model source has no tokenizer files (tokenizer.json, *.spm, spiece.model, ...): pass token ids');
-    if (options.attentionMask) throw new InputError('attentionMask applies to token ids, not text');
-    const texts = typeof input === 'string' ? [input] : (input as readonly string[]);
-    const ids = texts.map((t) => tok.encode(t, options.srcLang ? { srcLang: options.srcLang } : undefined));
-    const o = { ...options };
-    if (options.tgtLang !== undefined) {
-      const id = tok.langId(options.tgtLang);
-      if (tok.family === 'mbart') o.decoderStartTokenId ??= id; // cc25: generation starts with the target code
-      else o.forcedBosTokenId ??= id; // NLLB, M2M100, mBART-50
-    }
-    return { ids, text: true, options: o };
+  /** The input and options of generate()/stream(), checked and resolved (inputs.ts). */
+  private prepare(input: GenerateInput, options: ModelGenerateOptions): PreparedCall {
+    const c = this.config;
+    return prepareGenerate(input, options, this.primary.weights, this.tokenizer, c.generation, c.pad_token_id, c.eos_token_id, this.freeBytes());
+  }
+
+  /** Bytes of wasm memory a call may still allocate (4 GiB less the weights and any open stream). */
+  private freeBytes(): number {
+    return WASM_MEMORY_BYTES - this.rt.heap.used;
   }
 
   private checkUsable(): void {
@@ -314,39 +343,18 @@ export class Seq2SeqModel {
 
   /** One call at a time: calls share the backend's working memory. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const guarded = () => { this.checkUsable(); return fn(); };
-    const run = this.queue.then(guarded, guarded);
+    return this.afterCalls(() => { this.checkUsable(); return fn(); });
+  }
+
+  /** `fn` after every call queued so far (also after dispose: what a closing stream needs). */
+  private afterCalls<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   /** Validates ids and pads rows into [B, S] with a key mask. */
   private batch(inputIds: TokenBatch, attentionMask?: TokenBatch): Batch {
-    if (!Array.isArray(inputIds) || inputIds.length === 0) throw new InputError('inputIds must be a non-empty array of token id rows');
-    const B = inputIds.length;
-    const V = this.primary.weights.vocabIn;
-    const pad = this.config.pad_token_id;
-    const eos = this.config.eos_token_id;
-    if (attentionMask !== undefined && (!Array.isArray(attentionMask) || attentionMask.length !== B)) {
-      throw new InputError(`attentionMask must have one row per input row (${B})`);
-    }
-    let S = 0;
-    inputIds.forEach((row, b) => {
-      if (!Array.isArray(row) || row.length === 0) throw new InputError(`input row ${b} is empty or not an array`);
-      if (attentionMask && attentionMask[b]?.length !== row.length) throw new InputError(`attentionMask row ${b} has ${attentionMask[b]?.length} entries for ${row.length} ids`);
-      S = Math.max(S, row.length);
-    });
-    const ids = new Int32Array(B * S).fill(pad ?? 0);
-    const mask = new Uint8Array(B * S);
-    // transformers infers the mask from pad ids when none is given (and pad is not also eos)
-    const inferFromPad = attentionMask === undefined && pad !== undefined && !eos.includes(pad);
-    inputIds.forEach((row, b) => row.forEach((id: number, s: number) => {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new InputError(`input id ${id} at [${b}][${s}] is outside the vocabulary [0, ${V})`);
-      ids[b * S + s] = id;
-      const m = attentionMask ? attentionMask[b][s] : inferFromPad && id === pad ? 0 : 1;
-      if (m !== 0 && m !== 1) throw new InputError(`attentionMask[${b}][${s}] must be 0 or 1, got ${m}`);
-      mask[b * S + s] = m;
-    }));
-    return { ids, mask, B, S };
+    return padBatch(this.primary.weights, inputIds, attentionMask, this.config.pad_token_id, this.config.eos_token_id);
   }
 }

@@ -3,7 +3,7 @@
 // an FFN of any activation, gated ("gated-<act>") or not, and (tied head) the decoder output scaled by d_model^-0.5 before the projection.
 import type { Backend, EmbeddingSource, WeightFormat } from '../backends/backend.js';
 import type { T5Config } from '../config.js';
-import { expectTensors, type TensorSpec } from '../weights/expect.js';
+import { checkLayerCount, expectTensors, type TensorSpec } from '../weights/expect.js';
 import type { TensorStore } from '../weights/safetensors.js';
 import type { DecoderLayer, EncoderLayer, FeedForward, ModelWeights, RelativeBias } from './weights.js';
 
@@ -59,6 +59,8 @@ function spec(cfg: T5Config): Record<string, TensorSpec> {
 }
 
 export function loadT5(b: Backend, cfg: T5Config, store: TensorStore, format: WeightFormat): ModelWeights {
+  checkLayerCount(store, 'encoder.block.', 'num_layers', cfg.num_layers, 't5 weights');
+  checkLayerCount(store, 'decoder.block.', 'num_decoder_layers', cfg.num_decoder_layers, 't5 weights');
   const w = expectTensors(store, spec(cfg), {
     label: 't5 weights',
     // old checkpoints carry a cross-attention bias table that transformers never uses

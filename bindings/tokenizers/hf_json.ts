@@ -8,11 +8,12 @@
 // BART's slow files (vocab.json + merges.txt) are turned into the tokenizer.json transformers' converter makes.
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { ConfigError, InputError, UnsupportedError } from '../errors.js';
+import { ConfigError, InputError, Seq2SeqError, UnsupportedError } from '../errors.js';
 import { M2M100_CODES, MBART50_CODES, MBART_CODES, NLLB_CODES } from './languages.js';
 import { CharsMap, precompiledNormalize } from './normalizer.js';
 import type { TokenizerConfig } from './slow.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
+import { checkText, denseArray, MAX_LIST_LENGTH, optionsObject, show, tokenId, tokenIdList } from '../validate.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,6 +51,67 @@ function patchPrecompiled(n: NormalizerLike | null | undefined, where: string): 
   }
 }
 
+/** tokenizers.js' Unigram model, as far as the patch below needs it. */
+interface UnigramLike { encode(tokens: string[]): string[]; tokenize?(word: string): string[]; populate_nodes?: unknown }
+
+/** tokenizers.js' Unigram.encode appends each word's tokens with push(...spread), which overflows the stack for a
+ *  word of ~100k+ tokens (one long run without spaces); the same loop without the spread. */
+function patchUnigramEncode(m: UnigramLike): void {
+  const tokenize = m.tokenize;
+  if (typeof tokenize !== 'function' || typeof m.populate_nodes !== 'function') return;
+  m.encode = (tokens: string[]) => {
+    const out: string[] = [];
+    for (const t of tokens) for (const piece of tokenize.call(m, t)) out.push(piece);
+    return out;
+  };
+}
+
+/** The tokenizer.json `model` fields tokenizers.js reads, checked (it would otherwise take a number for a vocab and
+ *  map every token to <unk>, or fail inside with a TypeError). */
+function checkModel(model: Json, where: string, added: unknown): void {
+  const fail = (what: string, got: unknown): never => { throw new ConfigError(`${where}: model ${what}, got ${show(got)}`); };
+  const vocab = model.vocab;
+  if (model.type === 'Unigram') {
+    if (!Array.isArray(vocab) || vocab.length === 0) fail('"vocab" of a Unigram model must be a non-empty list of [piece, score]', vocab);
+    denseArray(`${where}: model "vocab"`, vocab, MAX_LIST_LENGTH, ConfigError).forEach((e, i) => {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number' || !Number.isFinite(e[1])) fail(`"vocab"[${i}] must be [piece, finite score]`, e);
+    });
+    if (model.unk_id !== undefined && model.unk_id !== null) tokenId(`${where}: model "unk_id"`, model.unk_id, (vocab as unknown[]).length, ConfigError);
+    checkAddedIds(added, (vocab as unknown[]).length + addedCount(added));
+    return;
+  }
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) fail(`"vocab" of a ${model.type} model must be an object of token → id`, vocab);
+  // ids index an array (tokenizers.js): they must lie within the tokens there are, not at 2^31 of a sparse one
+  const entries = Object.entries(vocab as Json);
+  const bound = entries.length + addedCount(added);
+  for (const [k, id] of entries) tokenId(`${where}: model "vocab"[${show(k)}]`, id, bound, ConfigError);
+  checkAddedIds(added, bound);
+  if (model.type === 'BPE') {
+    const merges = model.merges ?? [];
+    denseArray(`${where}: model "merges"`, merges, MAX_LIST_LENGTH, ConfigError).forEach((m, i) => {
+      const ok = typeof m === 'string' ? m.includes(' ') : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
+      if (!ok) fail(`"merges"[${i}] must be "a b" or ["a", "b"]`, m);
+    });
+  }
+}
+
+/** tokenizer.json `added_tokens`: a list of {id, content}; its length. */
+function addedCount(added: unknown): number {
+  if (added === undefined || added === null) return 0;
+  const list = denseArray('tokenizer.json "added_tokens"', added, MAX_LIST_LENGTH, ConfigError);
+  list.forEach((t, i) => {
+    const o = t as Json;
+    if (typeof o !== 'object' || o === null || typeof o.content !== 'string') {
+      throw new ConfigError(`tokenizer.json "added_tokens"[${i}] must be {"id", "content", ...}, got ${show(t)}`);
+    }
+  });
+  return list.length;
+}
+
+function checkAddedIds(added: unknown, bound: number): void {
+  if (Array.isArray(added)) added.forEach((t, i) => tokenId(`tokenizer.json "added_tokens"[${i}].id`, (t as Json).id, bound, ConfigError));
+}
+
 export class JsonTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly padId: number | undefined;
@@ -61,14 +123,15 @@ export class JsonTokenizer implements Tokenizer {
   private readonly size: number;
   private readonly srcLang: string | undefined;
 
-  constructor(readonly family: TokenizerFamily, json: Json, cfg: TokenizerConfig, where: string) {
+  constructor(readonly family: TokenizerFamily, json: Json, cfg: TokenizerConfig, private readonly where: string) {
     const model = json.model as Json | undefined;
     if (!model || typeof model !== 'object' || typeof model.type !== 'string') {
       throw new ConfigError(`${where} has no "model" with a "type"`);
     }
     if (!['BPE', 'Unigram', 'WordPiece'].includes(model.type)) {
-      throw new UnsupportedError(`${where}: model type ${model.type} is not supported (BPE, Unigram, WordPiece are)`);
+      throw new UnsupportedError(`${where}: model type ${show(model.type)} is not supported (BPE, Unigram, WordPiece are)`);
     }
+    checkModel(model, where, json.added_tokens);
     // tokenizers.js reads these from the config and expects plain strings.
     const config = {
       ...cfg.raw,
@@ -82,6 +145,7 @@ export class JsonTokenizer implements Tokenizer {
       throw new ConfigError(`${where} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     patchPrecompiled(this.hf.normalizer as unknown as NormalizerLike | null, where);
+    patchUnigramEncode(this.hf.model as unknown as UnigramLike);
     this.size = this.hf.get_vocab(true).size;
     const vocab = model.vocab;
     this.vocabSize = Array.isArray(vocab) ? vocab.length : Object.keys((vocab as Json) ?? {}).length;
@@ -107,43 +171,56 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new InputError(`encode() takes a string, got ${typeof text}`);
+    checkText('encode() text', text);
+    options = optionsObject('encode() options', options);
     const add = options.addSpecialTokens ?? true;
     if (!this.srcLang) {
       if (options.srcLang !== undefined) this.langId(options.srcLang);
-      return this.hf.encode(text, { add_special_tokens: add }).ids;
+      return this.lib(() => this.hf.encode(text, { add_special_tokens: add }).ids);
     }
     const lang = this.langId(options.srcLang ?? this.srcLang);
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.lib(() => this.hf.encode(text, { add_special_tokens: false }).ids);
     if (!add) return ids;
     const eos = this.eosId!;
     return this.family === 'mbart' ? [...ids, eos, lang] : [lang, ...ids, eos];
   }
 
   encodeBatch(texts: readonly string[], options?: EncodeOptions): number[][] {
-    return texts.map((t) => this.encode(t, options));
+    return denseArray('encodeBatch() texts', texts, MAX_LIST_LENGTH).map((t) => this.encode(t as string, options));
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0) throw new InputError(`decode(): ${id} is not a token id`);
-    }
-    if (ids.length === 0) return '';
-    return this.hf.decode([...ids], {
+    const list = tokenIdList('decode() ids', ids);
+    options = optionsObject('decode() options', options);
+    if (list.length === 0) return '';
+    return this.lib(() => this.hf.decode(list, {
       skip_special_tokens: options.skipSpecialTokens ?? true,
       clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces,
-    });
+    }));
+  }
+
+  /** A call into tokenizers.js. Its inputs are checked here, so an error it throws (a TypeError on a
+   *  post_processor or decoder of the wrong shape, which it only meets when it runs them) comes from the file. */
+  private lib<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof Seq2SeqError) throw e;
+      throw new ConfigError(`${this.where}: tokenizers.js failed on this file's pipeline: ${e instanceof Error ? e.message : show(e)}`, { cause: e });
+    }
   }
 
   decodeBatch(batch: readonly (readonly number[])[], options?: DecodeOptions): string[] {
-    return batch.map((ids) => this.decode(ids, options));
+    return denseArray('decodeBatch() rows', batch, MAX_LIST_LENGTH).map((ids) => this.decode(ids as number[], options));
   }
 
   tokenize(text: string): string[] {
-    return this.hf.tokenize(text, { add_special_tokens: false });
+    checkText('tokenize() text', text);
+    return this.lib(() => this.hf.tokenize(text, { add_special_tokens: false }));
   }
 
   tokenToId(token: string): number | undefined {
+    if (typeof token !== 'string') throw new InputError(`tokenToId() takes a token string, got ${show(token)}`);
     return this.hf.token_to_id(token);
   }
 
@@ -152,13 +229,14 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   langId(code: string): number {
+    if (typeof code !== 'string') throw new InputError(`langId() takes a language code string, got ${show(code)}`);
     if (!LANGUAGES[this.family]) {
-      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${JSON.stringify(code)}))`);
+      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${show(code)}))`);
     }
     const bare = this.family === 'm2m_100' ? code.replace(/^__(.+)__$/, '$1') : code;
     const id = this.languages.includes(bare) ? this.languageToken(bare) : undefined;
     if (id === undefined) {
-      throw new InputError(`unknown ${this.family} language code ${JSON.stringify(code)} (known: ${this.languages.slice(0, 12).join(', ')}, ...)`);
+      throw new InputError(`unknown ${this.family} language code ${show(code)} (known: ${this.languages.slice(0, 12).join(', ')}, ...)`);
     }
     return id;
   }

@@ -103,9 +103,10 @@ export async function loadTokenizer(input: SourceInput, config?: ModelConfigLike
     await files.json('special_tokens_map.json'), 'tokenizer_config.json');
   const modelType = config?.model_type ?? (await files.json('config.json'))?.model_type;
   const cls = typeof cfg.raw.tokenizer_class === 'string' ? cfg.raw.tokenizer_class.replace(/Fast$/, '') : undefined;
-  let family: TokenizerFamily | undefined = cls ? CLASS_FAMILIES[cls] : undefined;
+  let family: TokenizerFamily | undefined = cls && Object.hasOwn(CLASS_FAMILIES, cls) ? CLASS_FAMILIES[cls] : undefined;
   if (!family && typeof modelType === 'string') {
-    family = ({ marian: 'marian', t5: 't5', bart: 'bart', mbart: 'mbart', m2m_100: 'm2m_100' } as const)[modelType as 'bart'];
+    const byType = { marian: 'marian', t5: 't5', bart: 'bart', mbart: 'mbart', m2m_100: 'm2m_100' } as const;
+    family = Object.hasOwn(byType, modelType) ? byType[modelType as 'bart'] : undefined; // not "constructor" & co
   }
   const preferJson = options.prefer === 'tokenizer.json';
   const fromJson = async (fam: TokenizerFamily) => {

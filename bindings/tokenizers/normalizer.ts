@@ -211,15 +211,53 @@ export class SpmNormalizer {
   }
 }
 
-let segmenter: { segment(s: string): Iterable<{ segment: string }> } | null | undefined;
-function graphemes(text: string): Iterable<{ segment: string }> {
+let segmenter: { segment(s: string): Iterable<{ segment: string; index: number }> } | null | undefined;
+
+/** Grapheme clusters are found in windows of this many UTF-16 units (+ GRAPHEME_LOOKAHEAD): V8's Intl.Segmenter
+ *  takes time quadratic in the length of the string it is given (120k characters: 3 s), so a long text is never
+ *  handed to it whole. */
+const GRAPHEME_WINDOW = 1024;
+const GRAPHEME_LOOKAHEAD = 64;
+
+/**
+ * The extended grapheme clusters of `text`, exactly as one Intl.Segmenter pass would give them. Each window starts
+ * at a cluster boundary, and whether a boundary falls at a position depends only on the cluster it ends (which
+ * starts in the window) and the character after it, so the clusters that end inside a window — before its
+ * look-ahead margin — are final. A single cluster longer than a window (thousands of combining marks) is cut
+ * inside; both parts are then far longer than the 6 bytes below which precompiledNormalize treats a cluster
+ * whole, so the normalised text is the same.
+ */
+export function* graphemes(text: string): Iterable<{ segment: string }> {
   if (segmenter === undefined) {
     const Seg = (Intl as { Segmenter?: new (l?: string, o?: object) => NonNullable<typeof segmenter> }).Segmenter;
     segmenter = Seg ? new Seg(undefined, { granularity: 'grapheme' }) : null;
   }
   // Without Intl.Segmenter (very old engines) every code point is its own cluster: only multi-character
   // rules such as decomposed accents are then missed.
-  return segmenter ? segmenter.segment(text) : Array.from(text, (segment) => ({ segment }));
+  if (!segmenter) {
+    for (const segment of text) yield { segment };
+    return;
+  }
+  for (let start = 0; start < text.length;) {
+    const end = start + GRAPHEME_WINDOW + GRAPHEME_LOOKAHEAD;
+    const last = end >= text.length;
+    const window = text.slice(start, end);
+    let next = start;
+    for (const { segment, index } of segmenter.segment(window)) {
+      const stop = index + segment.length;
+      if (!last && stop > GRAPHEME_WINDOW) break;
+      yield { segment };
+      next = start + stop;
+    }
+    if (next === start) {
+      // one cluster longer than the window: cut it (see above), never between a surrogate pair
+      let cut = GRAPHEME_WINDOW - 16;
+      if (/[\ud800-\udbff]/.test(window[cut - 1]!)) cut--;
+      yield { segment: window.slice(0, cut) };
+      next = start + cut;
+    }
+    start = next;
+  }
 }
 
 /**

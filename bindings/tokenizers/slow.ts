@@ -6,6 +6,7 @@
 
 import { ConfigError, InputError, UnsupportedError } from '../errors.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFamily } from './types.js';
+import { checkText, denseArray, MAX_LIST_LENGTH, optionsObject, show, tokenIdList } from '../validate.js';
 
 export interface AddedToken {
   readonly content: string;
@@ -61,7 +62,7 @@ export abstract class SlowTokenizer implements Tokenizer {
     const byId = new Map<number, AddedToken>();
     for (const t of [...defaults, ...cfg.addedTokensDecoder]) byId.set(t.id, t);
     const present = new Set([...byId.values()].map((t) => t.content));
-    let next = Math.max(this.vocabSize - 1, ...byId.keys()) + 1;
+    let next = Math.max(this.vocabSize - 1, [...byId.keys()].reduce((m, id) => Math.max(m, id), -1)) + 1;
     for (const [name, content] of [...Object.entries(this.specialNames), ...additionalSpecial.map((t) => ['', t])]) {
       if (content === undefined || present.has(content)) continue;
       const id = this.lookup(content) ?? next++;
@@ -122,11 +123,11 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   tokenize(text: string): string[] {
-    const parts = this.splitOnAddedTokens(text);
+    const parts = this.splitOnAddedTokens(checkText('tokenize() text', text));
     const out: string[] = [];
     for (const p of parts) {
       if (p.token) out.push(p.text);
-      else if (p.text) out.push(...this.tokenizePiece(p.text));
+      else if (p.text) for (const t of this.tokenizePiece(p.text)) out.push(t); // no spread: a piece may be 100k tokens
     }
     return out;
   }
@@ -167,21 +168,21 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new InputError(`encode() takes a string, got ${typeof text}`);
+    checkText('encode() text', text);
+    options = optionsObject('encode() options', options);
     if (options.srcLang !== undefined) this.langId(options.srcLang);
     const ids = this.tokenize(text).map((t) => this.convertTokenToId(t));
     return options.addSpecialTokens === false ? ids : this.withSpecialTokens(ids, options.srcLang);
   }
 
   encodeBatch(texts: readonly string[], options?: EncodeOptions): number[][] {
-    return texts.map((t) => this.encode(t, options));
+    return denseArray('encodeBatch() texts', texts, MAX_LIST_LENGTH).map((t) => this.encode(t as string, options));
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
-    const skip = options.skipSpecialTokens ?? true;
+    const skip = optionsObject('decode() options', options).skipSpecialTokens ?? true;
     const tokens: string[] = [];
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0) throw new InputError(`decode(): ${id} is not a token id`);
+    for (const id of tokenIdList('decode() ids', ids)) {
       if (skip && this.specialIds.has(id)) continue;
       const token = this.addedById.get(id)?.content ?? this.tokenOf(id);
       if (token === undefined) throw new InputError(`decode(): id ${id} is not in the ${this.family} vocabulary`);
@@ -207,10 +208,11 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   decodeBatch(batch: readonly (readonly number[])[], options?: DecodeOptions): string[] {
-    return batch.map((ids) => this.decode(ids, options));
+    return denseArray('decodeBatch() rows', batch, MAX_LIST_LENGTH).map((ids) => this.decode(ids as number[], options));
   }
 
   tokenToId(token: string): number | undefined {
+    if (typeof token !== 'string') throw new InputError(`tokenToId() takes a token string, got ${show(token)}`);
     return this.added.get(token)?.id ?? this.lookup(token);
   }
 
@@ -220,8 +222,9 @@ export abstract class SlowTokenizer implements Tokenizer {
   }
 
   langId(code: string): number {
+    if (typeof code !== 'string') throw new InputError(`langId() takes a language code string, got ${show(code)}`);
     if (this.languages.length === 0) {
-      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${JSON.stringify(code)}))`);
+      throw new UnsupportedError(`${this.family} tokenizers have no language tokens (langId(${show(code)}))`);
     }
     return this.checkLanguage(code);
   }
@@ -231,7 +234,7 @@ export abstract class SlowTokenizer implements Tokenizer {
     const id = this.languageTokenId(code);
     if (id === undefined) {
       const shown = this.languages.slice(0, 12).join(', ') + (this.languages.length > 12 ? ', ...' : '');
-      throw new InputError(`unknown ${this.family} language code ${JSON.stringify(code)} (known: ${shown})`);
+      throw new InputError(`unknown ${this.family} language code ${show(code)} (known: ${shown})`);
     }
     return id;
   }
@@ -272,7 +275,8 @@ export function parseTokenizerConfig(config: Record<string, unknown> | undefined
     if (k === 'additional_special_tokens' && Array.isArray(v)) {
       for (const t of v.map(tokenContent)) if (t !== undefined && !additional.includes(t)) additional.push(t);
     } else {
-      raw[k] = v;
+      // defined, not assigned: a "__proto__" key must stay a key, not replace raw's prototype
+      Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
   }
   const added: AddedToken[] = [];
@@ -282,7 +286,7 @@ export function parseTokenizerConfig(config: Record<string, unknown> | undefined
     for (const [key, v] of Object.entries(decoder)) {
       const t = v as Record<string, unknown>;
       if (!/^\d+$/.test(key) || typeof t?.content !== 'string') {
-        throw new ConfigError(`${where}: added_tokens_decoder entry ${JSON.stringify(key)} is not {id: {content, ...}}`);
+        throw new ConfigError(`${where}: added_tokens_decoder entry ${show(key)} is not {id: {content, ...}}`);
       }
       added.push({ content: t.content, id: Number(key), special: t.special === true, lstrip: t.lstrip === true,
         rstrip: t.rstrip === true, singleWord: t.single_word === true });

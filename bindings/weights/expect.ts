@@ -168,6 +168,27 @@ export function expectTensors<K extends string>(
   return new CheckedWeights(store, resolved, normalized);
 }
 
+/** Layers `prefix`.0, .1, ... present in the store (the highest index + 1), for comparing with a config's count. */
+export function storedLayers(store: TensorStore, prefix: string): number {
+  let n = 0;
+  for (const name of store.names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\./.exec(name.slice(prefix.length));
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** A config's layer count must not exceed the layers the weights hold: refused before a spec of that many layers is
+ *  built (a count of 1e8 must not run out of memory listing tensor names). Fewer is left to expectTensors, which
+ *  reports the extra layers as unexpected tensors. */
+export function checkLayerCount(store: TensorStore, prefix: string, field: string, count: number, label: string): void {
+  const held = storedLayers(store, prefix);
+  if (count <= held) return;
+  throw new WeightsError(`${label} do not match the model config: config.json "${field}" is ${count}, but the weights hold ` +
+    `${held} such layer${held === 1 ? '' : 's'} (${held ? `${prefix}0 … ${prefix}${held - 1}` : `no ${prefix}N tensors`})`);
+}
+
 function isShape(x: TensorSpec | readonly number[]): x is readonly number[] {
   return Array.isArray(x);
 }

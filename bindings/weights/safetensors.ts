@@ -2,7 +2,7 @@
 // `safetensors/src/tensor.rs`): 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON, then the data
 // buffer. We apply the reference's validation rules, not a looser subset, so a file this reader accepts is one
 // transformers accepts too:
-//  - header at most 100 MB, valid UTF-8, a JSON object; `__metadata__` (optional) maps strings to strings;
+//  - header at most 100 MB, valid UTF-8 starting with "{" (InvalidHeaderStart: no BOM), a JSON object; `__metadata__` (optional) maps strings to strings;
 //  - every tensor: a known dtype, a shape of non-negative integers, `data_offsets` [begin, end] relative to the
 //    data buffer with end - begin == product(shape) * sizeof(dtype);
 //  - sorted by offsets the tensors tile the data buffer exactly: the first starts at 0, each starts where the
@@ -11,6 +11,7 @@
 
 import { UnsupportedError, WeightsError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from './half.js';
+import { show } from '../validate.js';
 
 /** Element sizes of every dtype the safetensors format defines; only the float ones below can be read. */
 const DTYPE_SIZES = {
@@ -212,6 +213,12 @@ function parseLayout(bytes: Uint8Array, size: number, label: string) {
   };
   const n = headerLength(bytes, size, label);
   if (8 + n > bytes.length) fail(`only ${bytes.length} of the header's ${8 + n} bytes were given`);
+  // The reference's InvalidHeaderStart: the JSON must begin at the first byte (no BOM, no whitespace).
+  if (n === 0 || bytes[8] !== 0x7b) {
+    const bom = n >= 3 && bytes[8] === 0xef && bytes[9] === 0xbb && bytes[10] === 0xbf;
+    fail(`header must start with "{"${bom ? ', but starts with a UTF-8 byte order mark' : n === 0 ? ', but is empty' : `, but starts with byte 0x${bytes[8].toString(16)}`}` +
+      ' (the safetensors reference rejects it: InvalidHeaderStart)');
+  }
   let text = '';
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
@@ -284,7 +291,7 @@ export function headerLength(first: Uint8Array, size: number, label = 'safetenso
 function parseMetadata(raw: unknown, fail: (m: string) => never): Record<string, string> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('"__metadata__" must be an object');
   for (const [k, v] of Object.entries(raw as object)) {
-    if (typeof v !== 'string') fail(`"__metadata__" values must be strings, "${k}" is ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') fail(`"__metadata__" values must be strings, "${k}" is ${show(v)}`);
   }
   return raw as Record<string, string>;
 }
@@ -295,21 +302,21 @@ function parseEntry(name: string, raw: unknown, dataLength: number, fail: (m: st
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZES, dtype)) {
-    fail(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)}; supported: ${FLOAT_DTYPES.join(', ')} ` +
+    fail(`tensor "${name}": unknown dtype ${show(dtype)}; supported: ${FLOAT_DTYPES.join(', ')} ` +
       `(also recognised, not readable as floats: ${Object.keys(DTYPE_SIZES).filter((d) => !isFloatDtype(d)).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(`tensor "${name}": shape must be an array of non-negative integers, got ${show(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    fail(`tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    fail(`tensor "${name}": data_offsets must be [begin, end] non-negative integers, got ${show(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) fail(`tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`);
   const size = DTYPE_SIZES[dtype as Dtype];
   let expected = size;
   for (const d of shape as number[]) expected *= d;
-  if (!Number.isSafeInteger(expected)) fail(`tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
+  if (!Number.isSafeInteger(expected)) fail(`tensor "${name}": shape ${show(shape)} is too large`);
   if (end - begin !== expected) {
     fail(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ` +
       `${JSON.stringify(shape)} of ${dtype} needs ${expected}`);

@@ -199,12 +199,21 @@ export function memorySource(files: InMemoryFiles): ModelSource {
       if (isArrayBuffer(v)) bytes = new Uint8Array(v);
       else if (ArrayBuffer.isView(v)) bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
       else if (json && typeof v === 'string') bytes = new TextEncoder().encode(v);
-      else if (json && typeof v === 'object') bytes = new TextEncoder().encode(JSON.stringify(v));
+      else if (json && typeof v === 'object') bytes = new TextEncoder().encode(jsonText(file, v));
       else throw new SourceError(`in-memory ${file} must be ${json ? 'a string, an object or bytes' : 'an ArrayBuffer or Uint8Array'}, got ${typeof v}`);
       opts.onProgress?.({ file, loaded: bytes.length, total: bytes.length });
       return bytes;
     },
   };
+}
+
+/** An in-memory JSON file given as an object, as text; ConfigError when it is not JSON (cyclic, a BigInt). */
+function jsonText(file: string, v: object): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    throw new ConfigError(`in-memory ${file} is an object that cannot be written as JSON: ${errMessage(e)}`, { cause: e });
+  }
 }
 
 /**
@@ -327,10 +336,10 @@ async function readWeights(source: ModelSource, opts: LoadOptions): Promise<Tens
     throw new SourceError(`model.safetensors from ${source.description} vanished while loading`);
   }
   const map = index.weight_map;
-  if (typeof map !== 'object' || map === null) {
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
     throw new WeightsError('model.safetensors.index.json: "weight_map" must be an object of tensor name → shard file');
   }
-  const shards: Record<string, SafeTensors> = {};
+  const shards: Record<string, SafeTensors> = Object.create(null); // file names are keys: "__proto__" must not be special
   try {
     for (const file of new Set(Object.values(map as Record<string, unknown>))) {
       if (typeof file !== 'string' || file.includes('..')) {

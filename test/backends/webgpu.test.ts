@@ -3,14 +3,15 @@
 // wasm path's, logits and encoder states within 1e-3; the GPU fast paths (argmax / top-k on the GPU) run
 // where no logits processor is configured. Without an adapter: skipped with the reason, except in CI (CI=true),
 // where that is a failure. backend 'auto' without an adapter falls back to wasm (tested with a null adapter).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { acquireGpu, platformGpu, type GpuAcquisition } from '../../bindings/backends/webgpu/index.js';
-import { UnsupportedError } from '../../bindings/errors.js';
+import { NumericError, UnsupportedError } from '../../bindings/errors.js';
 import { f32ToF16Bits as f16Bits } from '../../bindings/weights/half.js';
 import { loadModel } from '../../bindings/model/load.js';
 import type { Seq2SeqModel } from '../../bindings/model/model.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
+import { readRaw, writeRaw } from '../helpers/safetensors.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -71,6 +72,24 @@ describe('backend option', () => {
   });
   it('a bad backend name is an InputError', async () => {
     await expect(loadModel(dir, { backend: 'cuda' as never })).rejects.toThrow(/backend must be/);
+  });
+  it.skipIf(!got.ok)('logits that go non-finite are a NumericError on the GPU too (argmax and top-k fast paths, the processors path)', async () => {
+    const raw = readRaw(new Uint8Array(readFileSync(`${dir}model.safetensors`)));
+    const bias = raw.get('final_logits_bias')!;
+    const f = new Float32Array(bias.bytes.buffer.slice(bias.bytes.byteOffset, bias.bytes.byteOffset + bias.bytes.byteLength));
+    const files = (fill: (f: Float32Array) => void, gen: object) => {
+      const g = f.slice();
+      fill(g);
+      raw.set('final_logits_bias', { ...bias, bytes: new Uint8Array(g.buffer) });
+      return { 'config.json': readFileSync(`${dir}config.json`), 'generation_config.json': gen, 'model.safetensors': writeRaw(raw) };
+    };
+    const plain = { decoder_start_token_id: 100, eos_token_id: 0 }, withProcessors = { ...plain, bad_words_ids: [[100]] };
+    for (const [fill, gen] of [[(g: Float32Array) => { g[7] = NaN; }, plain], [(g: Float32Array) => g.fill(-Infinity), plain], [(g: Float32Array) => { g[7] = Infinity; }, withProcessors]] as const) {
+      const m = await loadModel(files(fill, gen), { backend: 'webgpu', checkFinite: false, tokenizer: false });
+      expect(m.backend).toBe('webgpu');
+      for (const numBeams of [1, 3]) await expect(m.generate([[5, 6, 0]], { numBeams, maxNewTokens: 3 })).rejects.toThrow(NumericError);
+      m.dispose();
+    }
   });
   it.skipIf(!got.ok)("int8 weights: 'webgpu' refuses, 'auto' runs on wasm", async () => {
     await expect(loadModel(dir, { backend: 'webgpu', quantize: 'int8' })).rejects.toThrow(/int8/);

@@ -85,10 +85,14 @@ describe('resolveGenerateConfig', () => {
     ['earlyStopping', { ...base, earlyStopping: 'always' as never }, /earlyStopping must be true, false or "never"/],
     ['repetitionPenalty 0', { ...base, repetitionPenalty: 0 }, /repetitionPenalty must be a positive/],
     ['noRepeatNgramSize', { ...base, noRepeatNgramSize: -2 }, /noRepeatNgramSize/],
-    ['badWordsIds flat', { ...base, badWordsIds: [3] as never }, /badWordsIds\[0\] must be a non-empty array/],
-    ['badWordsIds empty word', { ...base, badWordsIds: [[]] }, /badWordsIds\[0\] must be a non-empty array/],
+    ['badWordsIds flat', { ...base, badWordsIds: [3] as never }, /badWordsIds\[0\] must be an array of token ids, got 3/],
+    ['badWordsIds empty word', { ...base, badWordsIds: [[]] }, /badWordsIds\[0\] must not be empty/],
     ['badWordsIds negative', { ...base, badWordsIds: [[1, -3]] }, /badWordsIds\[0\]\[1\]/],
-    ['eos not int', { ...base, eosTokenId: 2.5 }, /eosTokenId\[0\] must be a non-negative integer/],
+    ['eos not int', { ...base, eosTokenId: 2.5 }, /eosTokenId must be a token id, a non-negative integer; got 2.5/],
+    ['eos list not int', { ...base, eosTokenId: [1, '2'] as never }, /eosTokenId\[1\] must be a token id, a non-negative integer; got "2" \(a string\)/],
+    ['eos sparse', { ...base, eosTokenId: [1, , 2] as never }, /eosTokenId\[1\] is missing \(a sparse array\)/],
+    ['options null', null as never, /generate options must be an object, got null/],
+    ['numBeams string', { ...base, numBeams: '4' as never }, /numBeams must be an integer >= 1, got "4" \(a string\)/],
     ['signal', { ...base, signal: {} as never }, /signal must be an AbortSignal/],
   ];
   for (const [name, opts, message] of bad) {

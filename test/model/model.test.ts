@@ -84,15 +84,15 @@ describe('generate() inputs and behaviour', async () => {
 
   it('refuses bad inputs with InputError', async () => {
     await expect(model.generate([])).rejects.toThrow(InputError);
-    await expect(model.generate([[]])).rejects.toThrow(/row 0 is empty/);
-    await expect(model.generate([[1, 101]])).rejects.toThrow(/outside the vocabulary/);
+    await expect(model.generate([[]])).rejects.toThrow(/inputIds\[0\] must not be empty/);
+    await expect(model.generate([[1, 101]])).rejects.toThrow(/inputIds\[0\]\[1\] must be a token id, an integer in \[0, 101\) \(the vocabulary\); got 101/);
     await expect(model.generate([[1, 2.5]])).rejects.toThrow(InputError);
-    await expect(model.generate([[1, 2]], { attentionMask: [[1]] })).rejects.toThrow(/attentionMask row 0/);
+    await expect(model.generate([[1, 2]], { attentionMask: [[1]] })).rejects.toThrow(/attentionMask\[0\] has 1 entries for 2 ids/);
     await expect(model.generate([[1, 2]], { attentionMask: [[1, 2]] })).rejects.toThrow(/0 or 1/);
     await expect(model.generate([[1, 2]], { numBeams: 2, numReturnSequences: 3 })).rejects.toThrow(InputError);
     await expect(model.generate([[1, 2]], { maxLength: 100 })).rejects.toThrow(/max length 100 .* exceeds the model's 64 decoder positions/);
     await expect(model.generate([[1, 2]], { maxNewTokens: 64 })).rejects.toThrow(/max length 65/);
-    await expect(model.generate([Array(70).fill(5)])).rejects.toThrow(/too long/);
+    await expect(model.generate([Array(70).fill(5)])).rejects.toThrow(/inputIds\[0\] has 70 ids; this model's encoder takes at most 64/);
   });
 
   it('a ragged batch without a mask equals the padded batch with its mask (mask inferred from pad, as transformers)', async () => {

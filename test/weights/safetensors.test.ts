@@ -228,14 +228,16 @@ describe('SafeTensors.parse rejects malformed files with precise messages', () =
 
   it('a header that is not JSON, not UTF-8, or not an object', () => {
     const bad = valid.slice();
-    bad[8 + 3] = 0x21; // '!' inside the first key
-    bad[8] = 0x5b; // '[' instead of '{'
+    bad[8 + 1] = 0x21; // '!' where the first key's quote is
     expectWeightsError(() => SafeTensors.parse(bad), /header is not valid JSON/);
     const notUtf8 = valid.slice();
     notUtf8[8 + 2] = 0xff;
     expectWeightsError(() => SafeTensors.parse(notUtf8), /not valid UTF-8/);
-    expectWeightsError(() => SafeTensors.parse(assemble('[1,2]', new Uint8Array(0))), /must be a JSON object, got an array/);
-    expectWeightsError(() => SafeTensors.parse(assemble('42', new Uint8Array(0))), /must be a JSON object, got 42/);
+    // the reference's InvalidHeaderStart: the JSON object starts at the first byte
+    expectWeightsError(() => SafeTensors.parse(assemble('[1,2]', new Uint8Array(0))), /must start with "\{", but starts with byte 0x5b/);
+    expectWeightsError(() => SafeTensors.parse(assemble('42', new Uint8Array(0))), /must start with "\{"/);
+    expectWeightsError(() => SafeTensors.parse(assemble(' {}', new Uint8Array(0))), /must start with "\{", but starts with byte 0x20/);
+    expectWeightsError(() => SafeTensors.parse(assemble('\ufeff{}', new Uint8Array(0))), /starts with a UTF-8 byte order mark/);
   });
 
   it('an unknown dtype, naming it and the supported ones', () => {

@@ -1,251 +1,152 @@
-// Mutations of a valid pytorch_model.bin for the fuzzer (pytorch_bin.ts): blind ones (byte flips, truncations,
-// insertions, deletions) and field-aware ones that know the layout — the pickle's opcodes and their arguments
-// (integers, strings, globals), the ZIP records' fields, the legacy file's element counts, and the tensors'
-// offset/size/stride/numel rewritten into a well-formed file — so that cases get past the outer checks and reach
-// the inner ones. Everything is a function of the case's seed.
-import { readZip } from '../../bindings/weights/zip.js';
-import { parsePytorchBin } from '../../bindings/weights/pytorch.js';
-import { concat, stateDictPickle, torchLegacy, torchZip, zipStored, type SpecTensor, type StorageName, type ZipFile } from './binwriter.js';
+// Seeded mutations for the fuzzer: every case is a pure function of (kind, seed), so a failure reproduces with
+// `npm run fuzz -- --kinds KIND --from SEED --cases 1`. Three levels: raw bytes (any file), JSON values (the tree
+// of a .json file: hostile types, huge and negative numbers, deep nesting, prototype keys), and text (tokenizer
+// inputs: surrogate halves, long runs, control characters).
 
-/** mulberry32: small, fast, deterministic per seed. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(a: readonly T[]): T => a[int(a.length)] };
-}
-export type Rng = ReturnType<typeof rng>;
-
-/** What the mutators know about one base file. */
-export interface Base {
-  name: string;
-  bytes: Uint8Array;
-  format: 'zip' | 'legacy';
-  /** the state-dict pickle: its range in the file (legacy) or the data.pkl entry (zip) */
-  pickle: { start: number; end: number };
-  /** zip: the entries, in file order, with their CRCs; the central directory and EOCD offsets */
-  zip?: { files: ZipFile[]; pklIndex: number; cd: number; eocd: number; locals: number[]; locator: number; eocd64: number };
-  /** legacy: offsets of the int64 element counts */
-  counts?: number[];
-  specs: SpecTensor[];
-  storages: Map<string, Uint8Array>;
-  itemSizes: Map<string, number>;
+/** splitmix32: small, fast, and good enough to drive mutations. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) { this.s = seed >>> 0; }
+  next(): number {
+    let z = (this.s = (this.s + 0x9e3779b9) >>> 0);
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
+  }
+  int(n: number): number { return Math.floor(this.next() * n); }
+  pick<T>(a: readonly T[]): T { return a[this.int(a.length)]; }
+  chance(p: number): boolean { return this.next() < p; }
 }
 
-const STORAGE_OF: Record<string, StorageName> = {
-  F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', F64: 'DoubleStorage', I64: 'LongStorage',
-  I32: 'IntStorage', I16: 'ShortStorage', I8: 'CharStorage', U8: 'ByteStorage', BOOL: 'BoolStorage',
-};
+/** Numbers that break naive code: limits, off-by-ones, non-integers, the float32 edges. */
+const NUMBERS = [0, -1, 1, 2, 3, 4, 7, 8, 63, 64, 65, 100, 101, 127, 128, 255, 256, 1023, 1024, 4096, 65535, 65536,
+  2 ** 24, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 32 + 1, 2 ** 53, 2 ** 53 + 2, 1e9, 1e15, 1e100, 1e308, -1e308, 0.5, 1.5, -0.5,
+  1e-300, 5e-324, 3.4028234663852886e38, 3.5e38, -(2 ** 31), -1e9];
 
-/** Walks a pickle's opcodes: [offset, opcode, argument length] for each (the opcodes torch writes). */
-export function opcodes(p: Uint8Array): [number, number, number][] {
-  const out: [number, number, number][] = [];
-  const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  for (let i = 0; i < p.length;) {
-    const op = p[i];
-    let n = 0;
-    if (op === 0x80 || op === 0x4b || op === 0x71 || op === 0x68) n = 1;
-    else if (op === 0x4d) n = 2;
-    else if (op === 0x4a || op === 0x72 || op === 0x6a) n = 4;
-    else if (op === 0x58) n = 4 + dv.getUint32(i + 1, true);
-    else if (op === 0x8c || op === 0x8a) n = 1 + p[i + 1];
-    else if (op === 0x63) { const a = p.indexOf(10, i + 1); n = p.indexOf(10, a + 1) - i; }
-    out.push([i, op, n]);
-    i += 1 + n;
-    if (op === 0x2e) break;
+/** Marks where mutateJson writes deeply nested JSON into the text (JSON.stringify itself would overflow). */
+const DEEP = '__fuzz_deep__';
+
+/** JSON values of every type, some of them very large or deep. */
+function hostileValue(r: Rng, like: unknown): unknown {
+  switch (r.int(14)) {
+    case 0: return null;
+    case 1: return r.chance(0.5);
+    case 2: case 3: return r.pick(NUMBERS);
+    case 4: return typeof like === 'number' ? like + r.pick([-1, 1, -2, 2, 1000]) : r.pick(NUMBERS);
+    case 5: return typeof like === 'number' ? like * r.pick([-1, 0.5, 2, 1000, 1e6, 1e12]) : r.int(1000);
+    case 6: return r.pick(['', '5', '-1', 'NaN', 'Infinity', 'null', '__proto__', 'constructor', 'toString', '\u0000', '\ud800',
+      'a'.repeat(r.pick([1, 100, 10_000, 200_000])), 'gated-', 'gated-gelu-x', 'relu', 'F32', '{', '<unk>']);
+    case 7: return [];
+    case 8: return {};
+    case 9: return Array.from({ length: r.pick([1, 2, 3, 10, 1000]) }, () => r.pick([0, 1, -1, 'x', null, [], 1.5, 2 ** 40]));
+    case 10: return { [DEEP]: r.pick([10, 1000, 100_000]), open: r.pick(['[', '{"a":']) }; // deep nesting, made in text
+    case 11: return Array.isArray(like) ? [...like, ...like] : [like];
+    case 12: return Array.isArray(like) && like.length > 0 ? like.slice(0, r.int(like.length)) : like;
+    default: return { __proto__: { polluted: 1 }, constructor: { prototype: { polluted: 1 } } };
+  }
+}
+
+/** Every [parent, key] of a JSON tree, up to `max` (breadth-first: top-level keys come first). */
+function slots(root: unknown, max = 20_000): [Record<string, unknown> | unknown[], string | number][] {
+  const out: [Record<string, unknown> | unknown[], string | number][] = [];
+  const queue: unknown[] = [root];
+  while (queue.length && out.length < max) {
+    const v = queue.shift();
+    if (Array.isArray(v)) v.forEach((x, i) => { out.push([v, i]); queue.push(x); });
+    else if (v && typeof v === 'object') for (const k of Object.keys(v)) { out.push([v as Record<string, unknown>, k]); queue.push((v as Record<string, unknown>)[k]); }
   }
   return out;
 }
 
-const ITEM: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
-
-export function describeBase(name: string, bytes: Uint8Array): Base {
-  const ck = parsePytorchBin(bytes, name);
-  const itemSizes = new Map<string, number>(), storages = new Map<string, Uint8Array>();
-  const specs: SpecTensor[] = ck.names.map((n) => {
-    const l = ck.layout(n);
-    itemSizes.set(l.storage, ITEM[l.dtype]);
-    return { name: n, storage: { key: l.storage, type: STORAGE_OF[l.dtype], numel: 0 }, offset: l.offset, size: [...l.shape], stride: [...l.stride] };
-  });
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pickle: Base['pickle'], zip: Base['zip'], counts: number[] | undefined;
-  if (ck.format === 'zip') {
-    const entries = [...readZip(bytes, name).values()].sort((a, b) => a.start - b.start);
-    const files = entries.map((e) => ({ name: e.name, data: bytes.slice(e.start, e.start + e.size), crc: e.crc32 }));
-    const pklIndex = files.findIndex((f) => f.name.endsWith('/data.pkl'));
-    const prefix = files[pklIndex].name.slice(0, -'data.pkl'.length);
-    for (const key of itemSizes.keys()) storages.set(key, files.find((f) => f.name === `${prefix}data/${key}`)!.data);
-    let eocd = bytes.length - 22;
-    while (dv.getUint32(eocd, true) !== 0x06054b50) eocd--;
-    const cd = dv.getUint32(eocd + 16, true);
-    const locals: number[] = [];
-    for (let i = 0, p = cd; i < files.length; i++, p += 46 + dv.getUint16(p + 28, true) + dv.getUint16(p + 30, true) + dv.getUint16(p + 32, true)) {
-      locals.push(dv.getUint32(p + 42, true));
-    }
-    // torch's writer (miniz) always adds a ZIP64 end record and its locator before the EOCD
-    const locator = eocd >= 20 && dv.getUint32(eocd - 20, true) === 0x07064b50 ? eocd - 20 : -1;
-    const eocd64 = locator >= 0 ? Number(dv.getBigUint64(locator + 8, true)) : -1;
-    pickle = { start: entries[pklIndex].start, end: entries[pklIndex].start + entries[pklIndex].size };
-    zip = { files, pklIndex, cd, eocd, locals, locator, eocd64 };
-  } else {
-    const ends: number[] = []; // the five pickles, back to back
-    for (let at = 0, i = 0; i < 5; i++) { const ops = opcodes(bytes.subarray(at)); at += ops[ops.length - 1][0] + 1; ends.push(at); }
-    pickle = { start: ends[2], end: ends[3] };
-    const keyList = bytes.subarray(ends[3], ends[4]);
-    const keys = opcodes(keyList).filter(([, op]) => op === 0x58).map(([o, , n]) => new TextDecoder().decode(keyList.subarray(o + 5, o + 1 + n)));
-    counts = [];
-    let at = ends[4];
-    for (const key of keys) { // each storage: an int64 element count, then the data
-      counts.push(at);
-      const n = Number(dv.getBigUint64(at, true)) * itemSizes.get(key)!;
-      storages.set(key, bytes.slice(at + 8, at + 8 + n));
-      at += 8 + n;
-    }
+/** A mutated copy of a JSON document, as text (some mutations only exist in text: duplicate keys, BOM, truncation). */
+export function mutateJson(r: Rng, doc: unknown, text?: string): string {
+  const copy = JSON.parse(JSON.stringify(doc));
+  const n = 1 + (r.chance(0.3) ? r.int(6) : 0);
+  const all = slots(copy);
+  // top-level keys get most of the attention: that is where the meaning is
+  const top = all.filter(([p]) => p === copy);
+  for (let i = 0; i < n && all.length; i++) {
+    const [parent, key] = r.chance(0.6) && top.length ? r.pick(top) : r.pick(all);
+    const op = r.int(10);
+    if (op === 0 && !Array.isArray(parent)) delete (parent as Record<string, unknown>)[key as string];
+    else if (op === 1 && !Array.isArray(parent)) Object.defineProperty(parent, r.pick(['__proto__', 'constructor', 'prototype', 'hasOwnProperty']), { value: hostileValue(r, null), enumerable: true, configurable: true, writable: true });
+    else (parent as Record<string | number, unknown>)[key] = hostileValue(r, (parent as Record<string | number, unknown>)[key]);
   }
-  for (const s of specs) s.storage.numel = storages.get(s.storage.key)!.length / itemSizes.get(s.storage.key)!;
-  return { name, bytes, format: ck.format, pickle, zip, counts, specs, storages, itemSizes };
-}
-
-const INTERESTING = [0, 1, -1, 2, 3, 7, 63, 64, 255, 256, 65535, 65536, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e9];
-const STRINGS = ['', 'storage', 'x', '0', '1', 'cpu', '../0', 'data.pkl', 'a'.repeat(5000), '\u0000', 'model.shared.weight', 'lm_head.weight'];
-const GLOBALS = [['os', 'system'], ['builtins', 'eval'], ['builtins', 'getattr'], ['torch', 'FloatStorage'], ['torch', 'HalfStorage'],
-  ['torch', 'LongStorage'], ['torch', 'QInt8Storage'], ['collections', 'OrderedDict'], ['torch._utils', '_rebuild_tensor_v2'],
-  ['torch._utils', '_rebuild_parameter'], ['torch._utils', '_rebuild_tensor'], ['numpy.core.multiarray', '_reconstruct'], ['torch', '']];
-const OPS = [0x52, 0x62, 0x28, 0x2e, 0x30, 0x31, 0x74, 0x75, 0x73, 0x61, 0x65, 0x32, 0x81, 0x51, 0x7d, 0x5d, 0x29, 0x4e, 0x88, 0x89,
-  0x85, 0x86, 0x87, 0x93, 0x94, 0x95, 0x6c, 0x64, 0x8d, 0x8b, 0x47, 0x69, 0x6f, 0x92, 0x42, 0x43];
-
-const u32le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
-function intOp(v: number): number[] {
-  if (v >= -(2 ** 31) && v < 2 ** 31) return [0x4a, ...u32le(v >>> 0)];
-  let b = BigInt(v);
-  const out: number[] = [];
-  for (;;) { const x = Number(b & 0xffn); out.push(x); b >>= 8n; if ((b === 0n && !(x & 0x80)) || (b === -1n && x & 0x80)) break; }
-  return [0x8a, out.length, ...out];
-}
-const strOp = (s: string | Uint8Array) => { const b = typeof s === 'string' ? new TextEncoder().encode(s) : s; return [0x58, ...u32le(b.length), ...b]; };
-
-/** One field-aware change to a pickle; returns the new pickle and what was done. */
-function mutatePickle(p: Uint8Array, r: Rng): [Uint8Array, string] {
-  const ops = opcodes(p);
-  const [at, op, n] = r.pick(ops);
-  const before = p.subarray(0, at), after = p.subarray(at + 1 + n);
-  const splice = (mid: number[] | Uint8Array) => concat([before, Uint8Array.from(mid), after]);
-  const ints = ops.filter(([, o]) => o === 0x4b || o === 0x4d || o === 0x4a || o === 0x8a);
-  const strs = ops.filter(([, o]) => o === 0x58);
-  const globals = ops.filter(([, o]) => o === 0x63);
-  switch (r.int(7)) {
-    case 0: { // an integer argument → an interesting value
-      const [a, , m] = r.pick(ints);
-      return [concat([p.subarray(0, a), Uint8Array.from(intOp(r.pick(INTERESTING) + (r.int(3) - 1))), p.subarray(a + 1 + m)]), 'pickle-int'];
+  const out = JSON.stringify(copy);
+  switch (r.int(12)) {
+    case 0: return mutateText(r, text ?? deepen(out)); // bytes of the JSON text
+    case 1: { // a duplicate key (JSON.parse keeps the last)
+      const i = out.indexOf('{');
+      return deepen(i < 0 ? out : `${out.slice(0, i + 1)}"${r.pick(top.map(([, k]) => String(k)).concat('x'))}":${JSON.stringify(hostileValue(r, null))},${out.slice(i + 1)}`);
     }
-    case 1: { // a string → an interesting one, or invalid UTF-8
-      const [a, , m] = r.pick(strs);
-      const s = r.int(5) === 0 ? Uint8Array.from([0xff, 0xfe, 0xc0]) : r.pick(STRINGS);
-      return [concat([p.subarray(0, a), Uint8Array.from(strOp(s)), p.subarray(a + 1 + m)]), 'pickle-str'];
-    }
-    case 2: { // a GLOBAL → another name
-      const [a, , m] = r.pick(globals);
-      const [mod, name] = r.pick(GLOBALS);
-      return [concat([p.subarray(0, a), Uint8Array.from([0x63, ...new TextEncoder().encode(`${mod}\n${name}\n`)]), p.subarray(a + 1 + m)]), 'pickle-global'];
-    }
-    case 3: return [splice([r.pick(OPS)]), 'pickle-opcode']; // an opcode (with its argument) → another opcode
-    case 4: return [concat([before, after]), 'pickle-delete-op'];
-    case 5: return [concat([p.subarray(0, at + 1 + n), p.subarray(at, at + 1 + n), after]), 'pickle-duplicate-op'];
-    default: { // a random range copied elsewhere
-      const [a] = r.pick(ops), [b] = r.pick(ops), [c] = r.pick(ops);
-      const lo = Math.min(a, b), hi = Math.max(a, b);
-      return [concat([p.subarray(0, c), p.subarray(lo, hi), p.subarray(c)]), 'pickle-splice'];
-    }
+    case 2: return '\ufeff' + deepen(out);
+    case 3: return deepen(out).slice(0, r.int(out.length));
+    default: return deepen(out);
   }
 }
 
-function withPickle(base: Base, pkl: Uint8Array, r: Rng): Uint8Array {
-  if (base.format === 'legacy') return concat([base.bytes.subarray(0, base.pickle.start), pkl, base.bytes.subarray(base.pickle.end)]);
-  const files = base.zip!.files.map((f, i) => (i === base.zip!.pklIndex ? { ...f, data: pkl, crc: r.int(8) === 0 ? f.crc : undefined } : f));
-  return zipStored(files);
+/** Writes the DEEP markers out as nested arrays or objects. */
+function deepen(text: string): string {
+  return text.replace(/\{"__fuzz_deep__":(\d+),"open":"(\[|\{\\"a\\":)"\}/g, (_, n: string, open: string) =>
+    open === '[' ? '['.repeat(Number(n)) + '0' + ']'.repeat(Number(n)) : '{"a":'.repeat(Number(n)) + '0' + '}'.repeat(Number(n)));
 }
 
-/** The tensors' metadata rewritten into a well-formed file (bounds and sizes checked by the reader). */
-function mutateSpecs(base: Base, r: Rng): [Uint8Array, string] {
-  const specs = base.specs.map((s) => ({ ...s, storage: { ...s.storage }, size: [...s.size], stride: [...s.stride] }));
-  const t = r.pick(specs);
-  const v = () => r.pick(INTERESTING) + r.int(3) - 1;
-  const what = r.int(6);
-  if (what === 0) t.offset = v();
-  else if (what === 1 && t.size.length) t.size[r.int(t.size.length)] = v();
-  else if (what === 2 && t.stride.length) t.stride[r.int(t.stride.length)] = v();
-  else if (what === 3) { for (const s of specs) if (s.storage.key === t.storage.key) s.storage.numel = v(); }
-  else if (what === 4) { t.size.push(r.int(3)); t.stride.push(r.int(3)); }
-  else t.storage.type = r.pick(Object.values(STORAGE_OF));
-  const pkl = stateDictPickle(specs, { legacy: base.format === 'legacy' });
-  const file = base.format === 'zip' ? torchZip(pkl, base.storages) : torchLegacy(pkl, base.storages, base.itemSizes);
-  return [file, 'tensor-meta'];
-}
-
-const FIELDS_CD = [[8, 2], [10, 2], [16, 4], [20, 4], [24, 4], [28, 2], [30, 2], [32, 2], [34, 2], [42, 4]] as const;
-const FIELDS_EOCD = [[4, 2], [6, 2], [8, 2], [10, 2], [12, 4], [16, 4], [20, 2]] as const;
-const FIELDS_LOCAL = [[6, 2], [8, 2], [18, 4], [22, 4], [26, 2], [28, 2]] as const;
-// ZIP64 end record: disk numbers, entry counts, directory size and offset (u64: low and high halves); its locator
-const FIELDS_EOCD64 = [[0, 4], [16, 4], [20, 4], [24, 4], [28, 4], [32, 4], [36, 4], [40, 4], [44, 4], [48, 4], [52, 4]] as const;
-const FIELDS_LOCATOR = [[0, 4], [4, 4], [8, 4], [12, 4], [16, 4]] as const;
-
-function setField(b: Uint8Array, at: number, size: number, r: Rng): void {
-  if (at + size > b.length) return;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const old = size === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true);
-  const max = size === 2 ? 0xffff : 0xffffffff;
-  const v = r.pick([0, 1, max, max - 1, old + 1, old - 1, old + 64, old - 64, old * 2, b.length, r.int(max)]);
-  const x = ((v % (max + 1)) + max + 1) % (max + 1);
-  if (size === 2) dv.setUint16(at, x, true); else dv.setUint32(at, x, true);
-}
-
-/** One mutated file for `seed` and the names of the mutations applied. */
-export function mutate(bases: readonly Base[], seed: number): { base: Base; bytes: Uint8Array; kinds: string[] } {
-  const r = rng(seed);
-  const base = bases[seed % bases.length];
-  let bytes = base.bytes;
-  const kinds: string[] = [];
-  const rounds = 1 + (r.int(4) === 0 ? r.int(3) : 0);
-  for (let i = 0; i < rounds; i++) {
-    const copy = () => { if (bytes === base.bytes) bytes = bytes.slice(); return bytes; };
-    const inPickle = () => base.pickle.start + r.int(Math.max(1, base.pickle.end - base.pickle.start));
-    const pos = () => (r.int(2) ? inPickle() : r.int(bytes.length));
-    const k = r.int(10);
-    if (k === 0) { const b = copy(); for (let j = 1 + r.int(4); j > 0; j--) { const at = Math.min(pos(), b.length - 1); b[at] = r.int(2) ? b[at] ^ (1 << r.int(8)) : r.int(256); } kinds.push('flip'); }
-    else if (k === 1) { bytes = bytes.slice(0, r.int(2) ? r.int(bytes.length) : Math.max(0, bytes.length - 1 - r.int(200))); kinds.push('truncate'); }
-    else if (k === 2) { const at = Math.min(pos(), bytes.length); bytes = concat([bytes.subarray(0, at), Uint8Array.from({ length: 1 + r.int(32) }, () => r.int(256)), bytes.subarray(at)]); kinds.push('insert'); }
-    else if (k === 3) { const at = Math.min(pos(), bytes.length); bytes = concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + r.int(64)))]); kinds.push('delete'); }
-    else if (k <= 5 && bytes === base.bytes) { // field-aware pickle change, re-embedded (zip: CRC recomputed 7 times in 8)
-      const [pkl, kind] = mutatePickle(bytes.subarray(base.pickle.start, base.pickle.end), r);
-      bytes = withPickle(base, pkl, r);
-      kinds.push(kind);
-    } else if (k === 6 && bytes === base.bytes) { const [f, kind] = mutateSpecs(base, r); bytes = f; kinds.push(kind); }
-    else if (k === 7 && base.zip && bytes === base.bytes) { // a ZIP record field
-      const b = copy(), z = base.zip, which = r.int(z.eocd64 >= 0 ? 5 : 3);
-      if (which === 0) { let p = z.cd; for (let j = r.int(z.files.length); j > 0; j--) p += 46 + b[p + 28] + (b[p + 29] << 8) + b[p + 30] + (b[p + 31] << 8) + b[p + 32] + (b[p + 33] << 8); const [o, s] = r.pick(FIELDS_CD); setField(b, p + o, s, r); }
-      else if (which === 1) { const [o, s] = r.pick(FIELDS_EOCD); setField(b, z.eocd + o, s, r); }
-      else if (which === 2) { const [o, s] = r.pick(FIELDS_LOCAL); setField(b, r.pick(z.locals) + o, s, r); }
-      else if (which === 3) { const [o, s] = r.pick(FIELDS_EOCD64); setField(b, z.eocd64 + o, s, r); }
-      else { const [o, s] = r.pick(FIELDS_LOCATOR); setField(b, z.locator + o, s, r); }
-      kinds.push('zip-field');
-    } else if (k === 7 && base.counts && bytes === base.bytes) { // a legacy element count
-      const b = copy(), at = r.pick(base.counts);
-      new DataView(b.buffer).setBigInt64(at, BigInt(r.pick(INTERESTING)) + BigInt(r.int(3) - 1), true);
-      kinds.push('legacy-count');
-    } else if (k === 8 && base.zip && bytes === base.bytes) { // a storage record resized consistently in both headers
-      const files = base.zip.files.map((f) => ({ ...f }));
-      const f = files[r.int(files.length)];
-      f.data = r.int(2) ? f.data.subarray(0, r.int(f.data.length + 1)) : concat([f.data, new Uint8Array(1 + r.int(16))]);
-      f.crc = undefined;
-      bytes = zipStored(files);
-      kinds.push('zip-record-size');
-    } else { const b = copy(); const at = pos(); if (at < b.length) b[at] = r.int(256); kinds.push('flip1'); }
+/** A few character-level edits of a text. */
+export function mutateText(r: Rng, text: string): string {
+  let s = text;
+  for (let i = 0, n = 1 + r.int(4); i < n; i++) {
+    const at = r.int(s.length + 1);
+    switch (r.int(6)) {
+      case 0: s = s.slice(0, at) + s.slice(at + 1 + r.int(16)); break;
+      case 1: s = s.slice(0, at) + String.fromCharCode(r.int(65536)) + s.slice(at); break;
+      case 2: s = s.slice(0, at) + r.pick(['"', '{', '}', '[', ']', ',', ':', '\\', '\n', '\t', ' ', '0', '-', 'e', '\ud800', '\udc00', '\u0000']) + s.slice(at); break;
+      case 3: s = s.slice(0, at) + s.slice(r.int(s.length + 1)).slice(0, 64) + s.slice(at); break;
+      case 4: s = s.slice(0, at); break;
+      default: s = s.slice(0, at) + s.slice(at, at + 8).toUpperCase() + s.slice(at + 8);
+    }
   }
-  return { base, bytes, kinds };
+  return s;
+}
+
+/** A few byte-level edits of a file (bit flips, special bytes, splices, truncation, growth). */
+export function mutateBytes(r: Rng, src: Uint8Array, focus?: [number, number]): Uint8Array {
+  let b: Uint8Array = src.slice();
+  const [lo, hi] = focus ?? [0, b.length];
+  for (let i = 0, n = 1 + r.int(r.chance(0.2) ? 16 : 3); i < n; i++) {
+    const at = lo + r.int(Math.max(1, hi - lo));
+    switch (r.int(8)) {
+      case 0: if (at < b.length) b[at] ^= 1 << r.int(8); break;
+      case 1: if (at < b.length) b[at] = r.pick([0, 0xff, 0x7f, 0x80, 0x7b, 0x22, 0x2c, 0x5d, 0x30, 0x39]); break;
+      case 2: if (at < b.length) b[at] = r.int(256); break;
+      case 3: b = b.slice(0, at); break;
+      case 4: { const len = r.int(64); b = concat(b.slice(0, at), b.slice(at + len)); break; }
+      case 5: { const from = r.int(b.length), len = r.int(256); b = concat(b.slice(0, at), b.slice(from, from + len), b.slice(at)); break; }
+      case 6: b = concat(b, new Uint8Array(r.pick([1, 7, 8, 1024])).fill(r.int(256))); break;
+      default: if (at + 4 <= b.length) new DataView(b.buffer).setUint32(at, r.pick(NUMBERS) >>> 0, true);
+    }
+  }
+  return b;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** Inputs for tokenizers and the phonemizer: ordinary text, then everything that is not. */
+export function hostileText(r: Rng): string {
+  switch (r.int(10)) {
+    case 0: return '';
+    case 1: return 'The quick brown fox jumps over the lazy dog. 1984, 3.5%, 21st & co.';
+    case 2: return String.fromCharCode(...Array.from({ length: r.int(64) }, () => r.int(65536)));
+    case 3: return r.pick(['\ud800', '\udc00', 'a\ud800b', '\udfff\ud800', '\u0000\u0001\u001f', '\u200d\u200d', '🏳️‍🌈👨‍👩‍👧', 'e\u0301\u0301\u0301']);
+    case 4: return r.pick(['a', ' ', 'é', '日', '1', '\u0301', '▁', '<unk>', '</s>', '<pad>']).repeat(r.pick([10, 1000, 20_000, 99_999, 100_001]));
+    case 5: return r.pick(['</s><unk><pad>', '<s> </s> <mask>', '>>fra<< hello', '__en__ hi', 'eng_Latn x', '<0xFF><0x00>']);
+    case 6: return Array.from({ length: 1 + r.int(50) }, () => r.pick(['word', 'zorblax', "don't", '12,345', '3.14', '$', '🙂', 'ß', 'Ⅻ'])).join(r.pick([' ', '', '\n', '\t', '  ']));
+    case 7: return 'x'.repeat(r.pick([127, 128, 129, 500]));
+    case 8: return mutateText(r, 'Hello, world! How are you today?');
+    default: return String.fromCodePoint(...Array.from({ length: 1 + r.int(40) }, () => r.int(0x110000)).filter((c) => c < 0xd800 || c > 0xdfff));
+  }
 }

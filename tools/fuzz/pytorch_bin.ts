@@ -18,7 +18,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Seq2SeqError } from '../../bindings/errors.js';
 import { parsePytorchBin } from '../../bindings/weights/pytorch.js';
-import { describeBase, mutate, type Base } from './mutate.js';
+import { describeBase, mutate, type Base } from './mutate_bin.js';
 
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url); // from dist/tools/fuzz/
 const BASES = ['marian_tiny_bin_zip/pytorch_model.bin', 'marian_tiny_bin_legacy/pytorch_model.bin', 'bart_tiny_bin_zip/pytorch_model.bin',

@@ -204,6 +204,10 @@ export class WasmBackend implements Backend {
     }
   }
 
+  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void {
+    this.rt.heap.i32()[(ptr(out) >>> 2) + outOff] = this.rt.k.find_broken_row_f32(ptr(x), rows, n);
+  }
+
   failure(): null { return null; }
   destroy(): void { releaseNow(this.rt); }
 

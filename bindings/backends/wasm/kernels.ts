@@ -14,6 +14,7 @@
 import { DEFAULT_RELAXED_WASM_URL, DEFAULT_THREADED_RELAXED_WASM_URL, DEFAULT_THREADED_WASM_URL, DEFAULT_WASM_URL } from '../../assets.js';
 import { InputError, UnsupportedError, WasmLoadError } from '../../errors.js';
 import { hasNodeApis } from '../../platform.js';
+import { show } from '../../validate.js';
 
 // Every kernel the library calls, with its signature: the one list (the wasm is checked against it at load, and
 // the thread pool numbers kernels by their place in it). Pointers are byte offsets into the module's memory.
@@ -35,6 +36,9 @@ const KERNELS = {
   embed_packed_i8: fn<(packed: P, ids: P, n: number, k: number, scale: number, out: P) => void>(),
   // topk.ts
   topk_rows_f32: fn<(x: P, rows: number, n: number, addend: P, k: number, outScore: P, outIndex: P) => number>(),
+  // finite.ts
+  find_broken_row_f32: fn<(x: P, rows: number, n: number) => number>(),
+  first_nonfinite_f32: fn<(x: P, n: number) => number>(),
   // norm.ts
   layer_norm_f32: fn<(x: P, gamma: P, beta: P, y: P, rows: number, n: number, eps: number) => void>(),
   rms_norm_f32: fn<(x: P, weight: P, y: P, rows: number, n: number, eps: number) => void>(),
@@ -87,7 +91,7 @@ export type SimdLevel = 'auto' | 'relaxed' | 'baseline';
 
 /** The `simd` option itself (an InputError unless 'auto', 'relaxed' or 'baseline'), before any engine check. */
 export function checkSimdLevel(simd: SimdLevel = 'auto'): SimdLevel {
-  if (simd !== 'auto' && simd !== 'relaxed' && simd !== 'baseline') throw new InputError(`simd must be 'auto', 'relaxed' or 'baseline', got ${JSON.stringify(simd)}`);
+  if (simd !== 'auto' && simd !== 'relaxed' && simd !== 'baseline') throw new InputError(`simd must be 'auto', 'relaxed' or 'baseline', got ${show(simd)}`);
   return simd;
 }
 

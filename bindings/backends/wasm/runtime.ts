@@ -11,6 +11,7 @@ import { isDeno, isNodeJs } from '../../platform.js';
 import { Heap } from './heap.js';
 import { checkSimdLevel, defaultKernelsUrl, loadKernels, loadThreadedKernels, resolveSimd, type KernelExports, type SimdLevel, type WasmSource } from './kernels.js';
 import { canShareMemory, hardwareThreads, ThreadPool } from './threads/pool.js';
+import { show } from '../../validate.js';
 
 /** One instance of the kernels over one memory, and the threads sharing it. */
 export interface WasmRuntime {
@@ -70,7 +71,7 @@ async function threadCount(o: ThreadOptions, params: number): Promise<number> {
     if (isDeno()) return 1;
     return Math.max(1, Math.min(MAX_AUTO_THREADS, await hardwareThreads()));
   }
-  if (!Number.isInteger(t) || t < 1 || t > 64) throw new InputError(`threads must be 'auto' or an integer 1..64, got ${String(t)}`);
+  if (!Number.isInteger(t) || t < 1 || t > 64) throw new InputError(`threads must be 'auto' or an integer 1..64, got ${show(t)}`);
   if (t > 1) {
     const why = threadsUnavailable();
     if (why) throw new UnsupportedError(`threads: ${t} needs shared wasm memory and workers, but ${why}; use threads: 'auto' or 1`);

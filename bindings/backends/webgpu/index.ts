@@ -196,6 +196,7 @@ export class WebGpuBackend implements Backend {
   logSoftmax(x: Buf, rows: number, n: number): void { this.recorder().logSoftmax(x as GpuBuf, 0, rows, n); }
 
   argmax(x: Buf, rows: number, n: number, out: Buf): void { this.recorder().argmax(x as GpuBuf, 0, rows, n, out as GpuBuf); }
+  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void { this.recorder().nonFinite(x as GpuBuf, 0, rows, n, out as GpuBuf, outOff); }
 
   topK(x: Buf, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
     const key = `${sentences}x${beams}x${n}x${k}`;

@@ -6,7 +6,7 @@
 import { UnsupportedError } from '../../errors.js';
 import type { Attention } from '../backend.js';
 import { ATTENTION, COPY_ROWS, ELEMENTWISE, EMBED, GEMM_TILED, GEMV, GEMV_ROWS, normShader, OP_SCALE, TILE, type WeightType } from './shaders.js';
-import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
+import { ARGMAX, LOG_SOFTMAX, MAX_TOPK, NONFINITE, NONFINITE_INIT, TOPK_MERGE, TOPK_PARTIAL } from './search_shaders.js';
 
 
 /** One chunk of a linear layer's packed panels: output columns [colBase, colBase + cols). */
@@ -230,6 +230,12 @@ export class Recorder {
 
   argmax(x: Buf, off: number, rows: number, n: number, out: Buf): void {
     this.dispatch('argmax', ARGMAX, [rows, n, off], { 1: x, 2: out }, [rows]);
+  }
+
+  /** out[outOff] = the first of `rows` rows of n at x + off holding a NaN or ±Inf, or 0xffffffff (-1 as i32). */
+  nonFinite(x: Buf, off: number, rows: number, n: number, out: Buf, outOff: number): void {
+    this.dispatch('nonfinite_init', NONFINITE_INIT, [outOff], { 1: out }, [1]);
+    this.dispatch('nonfinite', NONFINITE, [rows, n, off, outOff], { 1: x, 2: out }, [rows]);
   }
 
   /** Per sentence, the k best f32(logp + beamScore) over its beams × V candidates: scores/indices [B, k]. */

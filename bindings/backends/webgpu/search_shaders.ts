@@ -72,6 +72,45 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 }
 `;
 
+/** Non-finite detection, stage 1: out[outOff] = 0xffffffff (no row found yet). */
+export const NONFINITE_INIT = /* wgsl */ `
+struct P { outOff: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+
+@compute @workgroup_size(1)
+fn main() { out[p.outOff] = 0xffffffffu; }
+`;
+
+/** Stage 2: one workgroup per row; a row holding a NaN or +Inf, or only -Inf, lowers out[outOff] to its index.
+ *  Bit tests (exponent bits all ones), since WGSL may assume floats are finite. */
+export const NONFINITE = /* wgsl */ `
+struct P { rows: u32, n: u32, off: u32, outOff: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;
+var<workgroup> seen: atomic<u32>; // bit 0: a NaN or +Inf; bit 1: a value other than -Inf
+
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let r = p.off + wg.x * p.n;
+  var s = 0u;
+  for (var i = t; i < p.n; i += ${ROW_THREADS}u) {
+    let b = x[r + i];
+    if (b != 0xff800000u) {
+      s = s | 2u;
+      if ((b & 0x7f800000u) == 0x7f800000u) { s = s | 1u; }
+    }
+  }
+  if (s != 0u) { atomicOr(&seen, s); }
+  workgroupBarrier();
+  if (t == 0u) {
+    let v = atomicLoad(&seen);
+    if ((v & 1u) != 0u || (v & 2u) == 0u) { atomicMin(&out[p.outOff], wg.x); }
+  }
+}
+`;
+
 /** Beam search's fast path, stage 1: over log-probs [B·beams, V], candidate c = j·V + v of sentence b scores
  *  f32(logp[b·beams + j, v] + beamScore[b·beams + j]) (torch's float32 add). Each thread keeps the k best of
  *  its `span` candidates, sorted, ties to the lower index. Stage 2 (TOPK_MERGE) merges them per sentence. */
