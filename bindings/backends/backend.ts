@@ -110,17 +110,18 @@ export interface Backend {
   reorderRows(buf: Buf, stride: number, used: number, index: Int32Array, scratch: Buf): void;
 
   // --- search -------------------------------------------------------------------------------------------
+  // Each takes rows [rows, n] of x from element xOff on (a call's rows within a step shared by several calls).
   /** Row-wise log-softmax of [rows, n], in place. */
-  logSoftmax(x: Buf, rows: number, n: number): void;
+  logSoftmax(x: Buf, xOff: number, rows: number, n: number): void;
   /** out[r] = index of row r's largest value (first on ties; NaN never wins; all -inf gives 0). */
-  argmax(x: Buf, rows: number, n: number, out: Buf): void;
+  argmax(x: Buf, xOff: number, rows: number, n: number, out: Buf): void;
   /** out[outOff] (an i32 element) = the index of the first of `rows` rows of n in x that holds a NaN or +Inf or
    *  only -Inf, or -1: how a decode step finds out that its logits went wrong without bringing them back. */
-  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void;
+  nonFinite(x: Buf, xOff: number, rows: number, n: number, out: Buf, outOff: number): void;
   /** Per sentence b of `sentences`, the k best fround(x[b·beams + j, v] + add[b·beams + j]) over its beams × n
    *  candidates, best first, ties to the lower index j·n + v, into out: scores [sentences, k] (f32), then indices
    *  [sentences, k] (i32). Slots a sentence cannot fill (its rows hold NaN) get index -1. */
-  topK(x: Buf, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void;
+  topK(x: Buf, xOff: number, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void;
 
   /** Why this backend's results can no longer be trusted (its device was lost, or it reported an error since the
    *  last call; reading clears a reported error), or null. */

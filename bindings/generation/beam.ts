@@ -92,15 +92,19 @@ export async function beamSearch(
   checkBeamCandidates(n, eosList, V);
   const k = Math.max(2, 1 + eosList.length) * n;
 
-  let history = new Int32Array(rows * maxLen); // row r: tokens [r*maxLen, r*maxLen + curLen)
+  let history = new Int32Array(rows * maxLen); // row r = b*n + j: tokens [r*maxLen, r*maxLen + curLen)
   let nextHistory = new Int32Array(rows * maxLen);
   for (let r = 0; r < rows; r++) history[r * maxLen] = cfg.decoderStartTokenId;
-  const input = new Int32Array(rows).fill(cfg.decoderStartTokenId);
+  // The session holds the rows of live sentences only (live[p]: the sentence at place p; its beams are session
+  // rows p*n + j): a finished sentence leaves it, where transformers keeps feeding it pad, never read again.
+  let live = Int32Array.from({ length: batchSize }, (_, b) => b);
+  let input = new Int32Array(rows).fill(cfg.decoderStartTokenId); // [live × n], session order
   // Only beam 0 of each sentence is live at first: the others start at -1e9 so step 1 expands one beam.
-  const beamScores = new Float32Array(rows);
+  let beamScores = new Float32Array(rows); // [live × n], session order
   for (let r = 0; r < rows; r++) if (r % n !== 0) beamScores[r] = -1e9;
   const nextScores = new Float32Array(rows);
-  const sourceRow = new Int32Array(rows);
+  const nextInput = new Int32Array(rows);
+  const sourceRow = new Int32Array(rows); // session row each new beam continues
 
   const hyps = Array.from({ length: batchSize }, () => new BeamHypotheses(n, cfg.lengthPenalty, cfg.earlyStopping, maxLen));
   const done = new Array<boolean>(batchSize).fill(false);
@@ -111,11 +115,14 @@ export async function beamSearch(
   for (;;) {
     if (signal) {
       throwIfAborted(signal);
-      await yieldToEventLoop();
-      throwIfAborted(signal);
+      if (!session.yieldsToEventLoop) {
+        await yieldToEventLoop(); // an abort event can only arrive while the loop turns
+        throwIfAborted(signal);
+      }
     }
+    const liveRows = live.length * n;
     // The session ranks each sentence's candidates where its log-probs are (only B × k come back); processors,
-    // when there are any, change the log-prob rows of live sentences first.
+    // when there are any, change the log-prob rows first.
     let ranked: RankedCandidates;
     if (processors.length === 0 && session.stepTopK) {
       const out = session.stepTopK(input, beamScores, k);
@@ -123,31 +130,23 @@ export async function beamSearch(
     } else {
       const out = session.stepLogProbs(input);
       const logProbs = out instanceof Float32Array ? out : await out;
-      checkLogits(logProbs, rows, V);
-      for (let r = 0; r < rows && processors.length > 0; r++) {
-        if (!done[Math.floor(r / n)]) applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(r * V, (r + 1) * V));
+      checkLogits(logProbs, liveRows, V);
+      for (let p = 0; p < live.length && processors.length > 0; p++) {
+        for (let j = 0; j < n; j++) {
+          const r = live[p] * n + j, i = p * n + j;
+          applyProcessors(processors, history.subarray(r * maxLen, r * maxLen + curLen), logProbs.subarray(i * V, (i + 1) * V));
+        }
       }
       const r = session.rank(logProbs, beamScores, k);
       ranked = r instanceof Promise ? await r : r;
     }
 
-    for (let b = 0; b < batchSize; b++) {
-      const first = b * n;
-      if (done[b]) {
-        // HF feeds pad with score 0 to finished sentences (and points them at row 0; we keep each row in
-        // place, which cannot change any output because a done sentence is never read again).
-        for (let j = 0; j < n; j++) {
-          nextScores[first + j] = 0;
-          input[first + j] = cfg.padTokenId;
-          sourceRow[first + j] = first + j;
-        }
-        continue;
-      }
-
+    for (let p = 0; p < live.length; p++) {
+      const b = live[p];
       let count = 0;
-      while (count < k && ranked.indices[b * k + count] >= 0) {
-        candScore[count] = ranked.scores[b * k + count];
-        candIndex[count] = ranked.indices[b * k + count];
+      while (count < k && ranked.indices[p * k + count] >= 0) {
+        candScore[count] = ranked.scores[p * k + count];
+        candIndex[count] = ranked.indices[p * k + count];
         count++;
       }
 
@@ -157,46 +156,64 @@ export async function beamSearch(
       for (let rank = 0; rank < count && filled < n; rank++) {
         const j = Math.floor(candIndex[rank] / V);
         const token = candIndex[rank] - j * V;
-        const src = first + j;
         if (eos.has(token)) {
           if (rank >= n) continue;
+          const src = b * n + j;
           hyps[b].add(history.slice(src * maxLen, src * maxLen + curLen), candScore[rank], curLen);
         } else {
-          const r = first + filled++;
-          nextScores[r] = candScore[rank];
-          input[r] = token;
-          sourceRow[r] = src;
+          const i = p * n + filled++;
+          nextScores[i] = candScore[rank];
+          nextInput[i] = token;
+          sourceRow[i] = p * n + j;
         }
       }
       if (filled < n) {
         throw new NumericError(`beam search found only ${filled} usable candidates for ${n} beams of sentence ${b} at step ` +
           `${curLen} (the others scored NaN): the model's numbers went non-finite`);
       }
-
       done[b] = hyps[b].isDone(candScore[0], curLen);
     }
 
-    // New beam r continues old row sourceRow[r] with token input[r].
-    for (let r = 0; r < rows; r++) {
-      const from = sourceRow[r] * maxLen;
-      nextHistory.set(history.subarray(from, from + curLen), r * maxLen);
-      nextHistory[r * maxLen + curLen] = input[r];
+    // New beam (b, j) continues old beam sourceRow - b's first row with token nextInput; history is kept for every
+    // live sentence (a finished one's last running beams are still offered at maxLength if it were not done).
+    for (let p = 0; p < live.length; p++) {
+      for (let j = 0; j < n; j++) {
+        const i = p * n + j, r = live[p] * n + j, from = (live[p] * n + (sourceRow[i] - p * n)) * maxLen;
+        nextHistory.set(history.subarray(from, from + curLen), r * maxLen);
+        nextHistory[r * maxLen + curLen] = nextInput[i];
+      }
     }
     [history, nextHistory] = [nextHistory, history];
-    beamScores.set(nextScores);
     curLen++;
-    if (curLen >= maxLen || done.every(Boolean)) break;
-    session.reorder(sourceRow);
+    const keep = Int32Array.from(live.keys()).filter((p) => !done[live[p]]);
+    if (curLen >= maxLen || keep.length === 0) {
+      beamScores = nextScores.slice(0, liveRows);
+      break;
+    }
+    // The session's rows follow the new beams, and finished sentences leave.
+    const index = new Int32Array(keep.length * n);
+    input = new Int32Array(keep.length * n);
+    beamScores = new Float32Array(keep.length * n);
+    keep.forEach((p, q) => {
+      for (let j = 0; j < n; j++) {
+        index[q * n + j] = sourceRow[p * n + j];
+        input[q * n + j] = nextInput[p * n + j];
+        beamScores[q * n + j] = nextScores[p * n + j];
+      }
+    });
+    if (keep.length === live.length) session.reorder(index);
+    else session.reorder(index, keep);
+    live = Int32Array.from(keep, (p) => live[p]);
   }
 
   // Sentences still running at maxLength offer their beams as hypotheses (no eos, generated_len = curLen-1).
-  for (let b = 0; b < batchSize; b++) {
-    if (done[b]) continue;
+  live.forEach((b, p) => {
+    if (done[b]) return;
     for (let j = 0; j < n; j++) {
       const r = b * n + j;
-      hyps[b].add(history.slice(r * maxLen, r * maxLen + curLen), beamScores[r], curLen - 1);
+      hyps[b].add(history.slice(r * maxLen, r * maxLen + curLen), beamScores[p * n + j], curLen - 1);
     }
-  }
+  });
   return finalizeOutput(hyps, cfg);
 }
 

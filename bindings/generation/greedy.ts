@@ -80,18 +80,24 @@ export async function* greedyStream(
   const signal = cfg.signal;
 
   const history = new Int32Array(batchSize * maxLen); // row b: tokens [b*maxLen, b*maxLen + curLen)
-  const input = new Int32Array(batchSize).fill(cfg.decoderStartTokenId);
   for (let b = 0; b < batchSize; b++) history[b * maxLen] = cfg.decoderStartTokenId;
+  const last = new Int32Array(batchSize).fill(cfg.decoderStartTokenId); // every row's latest token (pad once finished)
   const finished = new Array<boolean>(batchSize).fill(false);
+  // Rows still generating, in order: the session holds only these (a finished row leaves it, where transformers
+  // keeps computing it and replaces its choice by pad, which cannot change any other row).
+  let live = Int32Array.from({ length: batchSize }, (_, b) => b);
   const scratch = new Float32Array(V); // processors must not write into the session's (wasm) buffer
   let curLen = 1;
 
   for (;;) {
     if (signal) {
       throwIfAborted(signal);
-      await yieldToEventLoop();
-      throwIfAborted(signal);
+      if (!session.yieldsToEventLoop) {
+        await yieldToEventLoop(); // an abort event can only arrive while the loop turns
+        throwIfAborted(signal);
+      }
     }
+    const input = Int32Array.from(live, (b) => last[b]);
     // Without processors the session picks the ids where the logits are; otherwise the logits come back
     let logits: Float32Array | null = null;
     let chosen: Int32Array | null = null;
@@ -101,20 +107,16 @@ export async function* greedyStream(
     } else {
       const out = session.step(input);
       logits = out instanceof Float32Array ? out : await out;
-      checkLogits(logits, batchSize, V);
+      checkLogits(logits, live.length, V);
     }
-    const emitted = new Array<boolean>(batchSize);
-    for (let b = 0; b < batchSize; b++) {
+    const emitted = new Array<boolean>(batchSize).fill(false);
+    last.fill(cfg.padTokenId);
+    live.forEach((b, i) => {
       let token: number;
-      if (finished[b]) {
-        token = cfg.padTokenId; // HF still runs the row; its choice is replaced by pad
-        emitted[b] = false;
-      } else if (chosen) {
-        token = chosen[b];
-        emitted[b] = true;
-        if (eos.has(token)) finished[b] = true;
+      if (chosen) {
+        token = chosen[i];
       } else {
-        const row = logits!.subarray(b * V, (b + 1) * V);
+        const row = logits!.subarray(i * V, (i + 1) * V);
         if (processors.length > 0) {
           scratch.set(row);
           applyProcessors(processors, history.subarray(b * maxLen, b * maxLen + curLen), scratch);
@@ -126,15 +128,20 @@ export async function* greedyStream(
         } else {
           token = argmax(row);
         }
-        emitted[b] = true;
-        if (eos.has(token)) finished[b] = true;
       }
-      history[b * maxLen + curLen] = token;
-      input[b] = token;
-    }
+      emitted[b] = true;
+      if (eos.has(token)) finished[b] = true;
+      last[b] = token;
+    });
+    for (let b = 0; b < batchSize; b++) history[b * maxLen + curLen] = last[b];
     curLen++;
-    yield { type: 'tokens', step: curLen - 1, tokens: Array.from(input), emitted, finished: [...finished] };
+    yield { type: 'tokens', step: curLen - 1, tokens: Array.from(last), emitted, finished: [...finished] };
     if (curLen >= maxLen || finished.every(Boolean)) break;
+    if (live.some((b) => finished[b])) {
+      const keep = Int32Array.from(live.keys()).filter((i) => !finished[live[i]]);
+      session.reorder(keep, keep);
+      live = Int32Array.from(keep, (i) => live[i]);
+    }
   }
 
   // Every row has curLen tokens (finished rows were filled with pad), which is HF's right-padding.

@@ -17,8 +17,13 @@ export interface DecoderSession {
   stepLogProbs(tokens: Int32Array): Float32Array | Promise<Float32Array>;
   /** Per sentence the k best float32(logProbs[row][v] + beamScores[row]) over its beams × vocabSize entries. */
   rank(logProbs: Float32Array, beamScores: Float32Array, k: number): RankedCandidates | Promise<RankedCandidates>;
-  /** Beam search: row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). */
-  reorder(index: Int32Array): void;
+  /** Row r of the cache becomes old row index[r] (transformers' _reorder_cache / index_select). With `sentences`,
+   *  finished sentences leave: live sentence s becomes old live sentence sentences[s] (increasing), `index` covers
+   *  the remaining rows only, and later steps take and return only those rows (finished rows cost nothing). */
+  reorder(index: Int32Array, sentences?: Int32Array): void;
+  /** True when the session's steps already let the event loop turn (a batched session): a search with an abort
+   *  signal then need not yield on its own. */
+  readonly yieldsToEventLoop?: boolean;
   // Optional fast paths, taken where no logits processor has to see the rows: the same results without bringing
   // the logits back from where they are.
   /** One step, then each row's argmax (first on ties). */

@@ -5,6 +5,7 @@
 //   const model = await loadModel('path/to/opus-mt-en-de');   // or a Hub id: 'Helsinki-NLP/opus-mt-en-de'
 import type { Backend, BackendChoice, WeightFormat } from '../backends/backend.js';
 import { WasmBackend } from '../backends/wasm/index.js';
+import { batchingOption, type BatchingOptions } from './batcher.js';
 import { createRuntime, releaseNow, releaseWithOwner, type ThreadOptions, type WasmRuntime } from '../backends/wasm/runtime.js';
 import { acquireGpu, WebGpuBackend } from '../backends/webgpu/index.js';
 import type { GpuLike } from '../backends/webgpu/types.js';
@@ -52,6 +53,10 @@ export interface LoadModelOptions extends LoadOptions, ThreadOptions {
    *  wasm kernel scans wasm memory; docs/api.md gives the measured cost); false skips it. Decoding refuses
    *  non-finite logits either way (NumericError). */
   checkFinite?: boolean;
+  /** generate() calls that overlap in time share decoder steps (continuous batching, wasm backend): rows of up to
+   *  `maxRows` (default 64) sentence × beam rows and `maxMemory` bytes of working memory (default 512 MiB) run in
+   *  one step; calls beyond wait. false: calls run one after another. */
+  batching?: false | BatchingOptions;
 }
 
 function checkOptions(o: LoadModelOptions): void {
@@ -66,6 +71,7 @@ function checkOptions(o: LoadModelOptions): void {
   }
   const choice = o.backend ?? 'wasm';
   if (choice !== 'wasm' && choice !== 'webgpu' && choice !== 'auto') throw new InputError(`backend must be 'wasm', 'webgpu' or 'auto', got ${show(choice)}`);
+  batchingOption(o.batching);
   const gw = o.gpuWeights ?? 'f32';
   if (gw !== 'f32' && gw !== 'f16') throw new InputError(`gpuWeights must be 'f32' or 'f16', got ${show(gw)}`);
 }
@@ -130,7 +136,7 @@ export async function loadModel(source: SourceInput, options: LoadModelOptions =
       files.weights.close?.(); // everything needed is loaded now (a folder's file is read on demand until here)
     }
     const tokenizer = options.tokenizer === false ? null : await loadTokenizer(src, files.rawConfig, { signal: options.signal, onProgress: options.onProgress });
-    const model = new Seq2SeqModel(cfg, rt, gpu.runner ?? wasm, gpu.runner ? wasm : null, tokenizer, gpu.note);
+    const model = new Seq2SeqModel(cfg, rt, gpu.runner ?? wasm, gpu.runner ? wasm : null, tokenizer, gpu.note, batchingOption(options.batching));
     releaseWithOwner(model, rt);
     return model;
   } catch (e) {

@@ -10,7 +10,8 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { DecoderSessionImpl, encode, type Batch } from './forward.js';
+import { Batcher, type BatchingOptions, type BatchStats } from './batcher.js';
+import { DecoderSessionImpl, encode, workingFloats, type Batch } from './forward.js';
 import { checkDecoderLength, checkWorkingMemory, decoderRows, padBatch, prepareGenerate, WASM_MEMORY_BYTES, type PreparedCall } from './inputs.js';
 import type { ModelWeights } from './weights.js';
 
@@ -53,6 +54,7 @@ const abandoned = typeof FinalizationRegistry === 'function'
 export class Seq2SeqModel {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private batch_: Batcher | null = null;
   /** Open streams, oldest first (see StreamEntry). */
   private readonly streams: StreamEntry[] = [];
 
@@ -61,7 +63,9 @@ export class Seq2SeqModel {
     private primary: Runner, private fallback: Runner | null,
     /** The repo's tokenizer (null when the source has none: then only token ids are accepted). */
     readonly tokenizer: Tokenizer | null = null,
-    private note = 'wasm SIMD (backend: wasm)') {}
+    private note = 'wasm SIMD (backend: wasm)',
+    /** Bounds of the shared batch of overlapping generate() calls (batcher.ts); null = calls run one by one. */
+    private readonly batching: Required<BatchingOptions> | null = null) {}
 
   /** Where the next call runs: 'webgpu' or 'wasm' (also after a fallback; backendNote says why). */
   get backend(): 'wasm' | 'webgpu' {
@@ -103,10 +107,30 @@ export class Seq2SeqModel {
     this.note = 'disposed';
   }
 
+  /** What the shared batch of overlapping generate() calls did so far (steps, rows per step, calls per step,
+   *  calls that waited); null when batching is off or the model runs on WebGPU. */
+  get batchStats(): BatchStats | null { return this.batcher() ? { ...this.batch_!.stats } : null; }
+
   /** Bytes of wasm memory holding the weights and the largest working set so far. */
   get memoryBytes(): number { return this.rt.heap.peak; }
 
+  /**
+   * Calls that overlap in time share decoder steps on the wasm backend (continuous batching: see the `batching`
+   * load option); each gets exactly what it would get alone.
+   */
   async generate(input: GenerateInput, options: ModelGenerateOptions = {}): Promise<ModelGenerateOutput> {
+    const batcher = this.batcher();
+    if (batcher) {
+      this.checkUsable();
+      const { batch, cfg, text } = this.prepare(input, options);
+      const w = this.primary.weights;
+      checkDecoderLength(w, cfg.maxLength);
+      const topK = cfg.numBeams > 1 ? Math.max(2, 1 + cfg.eosTokenIds.length) * cfg.numBeams : 0;
+      const need = { rows: batch.B * cfg.numBeams, bytes: workingFloats(w, batch.B, batch.S, cfg.numBeams, cfg.maxLength, topK) * 4 };
+      const out: ModelGenerateOutput = await batcher.generate(batch, cfg, need);
+      if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
+      return out;
+    }
     return this.exclusive(async () => {
       const { batch, cfg, text } = this.prepare(input, options);
       const out: ModelGenerateOutput = await this.run(this.shape(batch, cfg), (r) => runGenerate(this.sessions(r, batch, cfg.maxLength), batch.B, cfg));
@@ -318,10 +342,19 @@ export class Seq2SeqModel {
     return { keys: Math.max(b.S, cfg.maxLength), rows: Math.max(b.B * b.S, b.B * cfg.numBeams), topK };
   }
 
+  /** The shared batch of generate() calls, where batching is on and the model runs on wasm. */
+  private batcher(): Batcher | null {
+    this.checkPrimary();
+    if (!this.batching || this.primary.backend.kind !== 'wasm') return null;
+    const { backend, weights } = this.primary;
+    this.batch_ ??= new Batcher(backend, weights, this.batching, (fn) => this.exclusive(fn), () => this.checkUsable());
+    return this.batch_;
+  }
+
   /** Sessions over `r` for this batch: each runs the encoder, then decodes up to maxLength tokens. */
   private sessions(r: Runner, b: Batch, maxLength: number): DecoderFactory {
     checkDecoderLength(r.weights, maxLength);
-    return (numBeams: number) => new DecoderSessionImpl(r.backend, r.weights, b, numBeams, maxLength);
+    return (numBeams: number) => DecoderSessionImpl.create(r.backend, r.weights, b, numBeams, maxLength);
   }
 
   // --- inputs ------------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ export function rankBySorting(logProbs: Float32Array, beamScores: Float32Array, 
 }
 
 /** A session from just step() and reorder(): beam search's log-probs and ranking derived from step(). */
-export function fromStep<T extends { vocabSize: number; step(tokens: Int32Array): Float32Array; reorder(index: Int32Array): void }>(
+export function fromStep<T extends { vocabSize: number; step(tokens: Int32Array): Float32Array; reorder(index: Int32Array, sentences?: Int32Array): void }>(
   s: T, beams = 1): T & DecoderSession {
   return Object.assign(s, {
     stepLogProbs(tokens: Int32Array) { return logSoftmaxRows(s.step(tokens), s.vocabSize); },
@@ -93,12 +93,18 @@ export function fromStep<T extends { vocabSize: number; step(tokens: Int32Array)
   });
 }
 
-/** Shared by both fakes: per-row prefixes that follow step() and reorder(), plus misuse checks. */
+/** Shared by both fakes: per-row prefixes that follow step() and reorder() (finished sentences leaving it too),
+ *  plus misuse checks. */
 abstract class PrefixSession implements DecoderSession {
   readonly vocabSize: number;
-  readonly rows: number;
+  /** Live rows: those of the live sentences. */
+  rows: number;
   prefixes: number[][];
+  /** The batch sentence of each live row. */
+  rowSentence: number[];
   stepCalls = 0;
+  /** Rows fed, summed over steps (what finished rows leaving saves). */
+  rowSteps = 0;
   reorderCalls: Int32Array[] = [];
   /** One buffer for every step, clobbered by reorder(): reading logits late gives NaN. */
   private readonly buffer: Float32Array;
@@ -112,6 +118,7 @@ abstract class PrefixSession implements DecoderSession {
     this.vocabSize = vocabSize;
     this.rows = batch * numBeams;
     this.prefixes = Array.from({ length: this.rows }, () => []);
+    this.rowSentence = Array.from({ length: this.rows }, (_, r) => Math.floor(r / numBeams));
     this.buffer = new Float32Array(this.rows * vocabSize);
   }
 
@@ -120,12 +127,12 @@ abstract class PrefixSession implements DecoderSession {
   step(tokens: Int32Array): Float32Array {
     if (tokens.length !== this.rows) throw new Error(`step got ${tokens.length} tokens for ${this.rows} rows`);
     this.stepCalls++;
+    this.rowSteps += this.rows;
     for (let r = 0; r < this.rows; r++) {
       this.prefixes[r].push(tokens[r]);
-      const sentence = Math.floor(r / this.numBeams);
-      this.logits(sentence, this.prefixes[r], this.buffer.subarray(r * this.vocabSize, (r + 1) * this.vocabSize));
+      this.logits(this.rowSentence[r], this.prefixes[r], this.buffer.subarray(r * this.vocabSize, (r + 1) * this.vocabSize));
     }
-    return this.buffer;
+    return this.buffer.subarray(0, this.rows * this.vocabSize);
   }
 
   /** step(), then log_softmax in place (through this.step, so a wrapped step still sees every call). */
@@ -137,17 +144,19 @@ abstract class PrefixSession implements DecoderSession {
     return rankBySorting(logProbs, beamScores, this.numBeams, this.vocabSize, k);
   }
 
-  reorder(index: Int32Array): void {
-    if (index.length !== this.rows) throw new Error(`reorder got ${index.length} indices for ${this.rows} rows`);
+  reorder(index: Int32Array, sentences?: Int32Array): void {
+    const n = this.numBeams, kept = sentences ?? Int32Array.from({ length: this.rows / n }, (_, s) => s);
+    if (index.length !== kept.length * n) throw new Error(`reorder got ${index.length} indices for ${kept.length * n} rows`);
     index.forEach((src, r) => {
-      if (Math.floor(src / this.numBeams) !== Math.floor(r / this.numBeams)) {
-        throw new Error(`reorder moved row ${src} into another sentence's row ${r}`);
-      }
+      if (Math.floor(src / n) !== kept[Math.floor(r / n)]) throw new Error(`reorder moved row ${src} into another sentence's row ${r}`);
     });
     this.reorderCalls.push(index.slice());
     this.buffer.fill(NaN);
-    if (this.ignoreReorder) return;
-    this.prefixes = Array.from(index, (src) => [...this.prefixes[src]]);
+    this.rows = index.length;
+    // ignoring the reorder still lets finished sentences' rows leave: each kept row stays the row it was
+    const from = this.ignoreReorder ? Array.from(index, (_, r) => kept[Math.floor(r / n)] * n + (r % n)) : Array.from(index);
+    this.prefixes = from.map((src) => [...this.prefixes[src]]);
+    this.rowSentence = from.map((src) => this.rowSentence[src]);
   }
 }
 

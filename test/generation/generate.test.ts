@@ -18,22 +18,26 @@ const genStream = (...[f, n, o]: [DecoderFactory, number, GenerateOptions]) => g
 const params: FakeParams = { seed: 7, vocab: 32, repeat_bonus: 1, eos_boost: [[2, -5, 1]] };
 const base: GenerateOptions = { decoderStartTokenId: 0, eosTokenId: 2, padTokenId: 1 };
 
-/** A session with scripted greedy choices: row b picks script[b][step] (one-hot logits). */
+/** A session with scripted greedy choices: row b picks script[b][step] (one-hot logits). Finished rows leave it
+ *  through reorder(index, sentences), which greedy may only use to drop rows. */
 function scripted(script: number[][], vocab = 8): DecoderSession & { fed: number[][] } {
   let step = 0;
+  let live = script.map((_, b) => b);
   const fed: number[][] = [];
   return fromStep({
     vocabSize: vocab,
     fed,
     step(tokens: Int32Array) {
+      if (tokens.length !== live.length) throw new Error(`step got ${tokens.length} tokens for ${live.length} live rows`);
       fed.push(Array.from(tokens));
       const out = new Float32Array(tokens.length * vocab);
-      script.forEach((s, b) => (out[b * vocab + s[Math.min(step, s.length - 1)]] = 1));
+      live.forEach((b, i) => (out[i * vocab + script[b][Math.min(step, script[b].length - 1)]] = 1));
       step++;
       return out;
     },
-    reorder() {
-      throw new Error('greedy must not reorder');
+    reorder(index: Int32Array, sentences?: Int32Array) {
+      if (!sentences || index.join() !== sentences.join()) throw new Error('greedy may only drop rows');
+      live = Array.from(index, (i) => live[i]);
     },
   });
 }
@@ -117,7 +121,7 @@ describe('greedy', () => {
     expect(argmax(Float32Array.from([-Infinity, -Infinity]))).toBe(0);
   });
 
-  it('feeds each row its last token, pads finished rows, stops when all rows are done', async () => {
+  it('feeds each row its last token, pads finished rows in the output, drops them from the session, stops when all rows are done', async () => {
     const s = scripted([
       [4, 2, 6, 6],
       [5, 5, 5, 2],
@@ -131,8 +135,8 @@ describe('greedy', () => {
     expect(s.fed).toEqual([
       [0, 0],
       [4, 5],
-      [2, 5],
-      [1, 5],
+      [5],
+      [5],
     ]);
   });
 

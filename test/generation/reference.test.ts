@@ -83,3 +83,17 @@ describe('reference.json (NumPy transcription of transformers generate)', () => 
     expect(Math.max(...out.sequences.map((r) => r.length))).toBeLessThanOrEqual(s.stepCalls + 2);
   });
 });
+
+describe('finished rows leave the session', () => {
+  it('in the batched cases, later steps feed fewer rows than the batch has, with the reference results above', async () => {
+    let shrank = 0;
+    for (const c of cases.filter((x) => x.batch > 1)) {
+      const f = fakeFactory(c.fake, c.batch);
+      await generate(f, c.batch, resolveGenerateConfig(toOptions(c.kwargs)));
+      const s = f.sessions[0];
+      expect(s.rowSteps).toBeLessThanOrEqual(s.stepCalls * c.batch * s.numBeams);
+      if (s.rowSteps < s.stepCalls * c.batch * s.numBeams) shrank++;
+    }
+    expect(shrank).toBeGreaterThan(3); // sentences ending at different steps do leave early
+  });
+});

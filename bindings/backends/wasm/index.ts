@@ -176,8 +176,8 @@ export class WasmBackend implements Backend {
   }
 
   // --- search -------------------------------------------------------------------------------------------
-  logSoftmax(x: Buf, rows: number, n: number): void {
-    const { pool, k } = this.rt, at = ptr(x);
+  logSoftmax(x: Buf, xOff: number, rows: number, n: number): void {
+    const { pool, k } = this.rt, at = ptr(x, xOff);
     // rows are independent: with a pool, whole rows per chunk (~2.3 ns a float here)
     if (pool && rows > 1 && rows * n * 20 >= PARALLEL_MIN_MACS) {
       pool.run(splitRange(rows, pool.size, 2 * pool.size).map(([r0, r1]) => ({ call: ['log_softmax_f32', at + r0 * n * 4, r1 - r0, n] })));
@@ -185,8 +185,8 @@ export class WasmBackend implements Backend {
   }
 
   /** The top-1 of each row (topk_rows_f32 with k 1: ties to the lower index, NaN never ranks). */
-  argmax(x: Buf, rows: number, n: number, out: Buf): void {
-    const { k, heap } = this.rt, mark = heap.mark(), s = heap.alloc(16), at = ptr(x), o = ptr(out) >>> 2;
+  argmax(x: Buf, xOff: number, rows: number, n: number, out: Buf): void {
+    const { k, heap } = this.rt, mark = heap.mark(), s = heap.alloc(16), at = ptr(x, xOff), o = ptr(out) >>> 2;
     heap.f32()[s >>> 2] = 0; // the addend; then the kept score and index
     for (let r = 0; r < rows; r++) {
       const found = k.topk_rows_f32(at + r * n * 4, 1, n, s, 1, s + 4, s + 8);
@@ -196,16 +196,16 @@ export class WasmBackend implements Backend {
     heap.release(mark);
   }
 
-  topK(x: Buf, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
-    const { heap } = this.rt, at = ptr(x), ad = ptr(add), sc = ptr(out), ix = sc + sentences * k * 4;
+  topK(x: Buf, xOff: number, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
+    const { heap } = this.rt, at = ptr(x, xOff), ad = ptr(add), sc = ptr(out), ix = sc + sentences * k * 4;
     for (let b = 0; b < sentences; b++) {
       const found = this.rt.k.topk_rows_f32(at + b * beams * n * 4, beams, n, ad + b * beams * 4, k, sc + b * k * 4, ix + b * k * 4);
       heap.i32().fill(-1, (ix >>> 2) + b * k + found, (ix >>> 2) + (b + 1) * k);
     }
   }
 
-  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void {
-    this.rt.heap.i32()[(ptr(out) >>> 2) + outOff] = this.rt.k.find_broken_row_f32(ptr(x), rows, n);
+  nonFinite(x: Buf, xOff: number, rows: number, n: number, out: Buf, outOff: number): void {
+    this.rt.heap.i32()[(ptr(out) >>> 2) + outOff] = this.rt.k.find_broken_row_f32(ptr(x, xOff), rows, n);
   }
 
   failure(): null { return null; }

@@ -193,12 +193,14 @@ export class WebGpuBackend implements Backend {
   }
 
   // --- search -------------------------------------------------------------------------------------------
-  logSoftmax(x: Buf, rows: number, n: number): void { this.recorder().logSoftmax(x as GpuBuf, 0, rows, n); }
+  logSoftmax(x: Buf, xOff: number, rows: number, n: number): void { this.recorder().logSoftmax(x as GpuBuf, xOff, rows, n); }
 
-  argmax(x: Buf, rows: number, n: number, out: Buf): void { this.recorder().argmax(x as GpuBuf, 0, rows, n, out as GpuBuf); }
-  nonFinite(x: Buf, rows: number, n: number, out: Buf, outOff: number): void { this.recorder().nonFinite(x as GpuBuf, 0, rows, n, out as GpuBuf, outOff); }
+  argmax(x: Buf, xOff: number, rows: number, n: number, out: Buf): void { this.recorder().argmax(x as GpuBuf, xOff, rows, n, out as GpuBuf); }
+  nonFinite(x: Buf, xOff: number, rows: number, n: number, out: Buf, outOff: number): void { this.recorder().nonFinite(x as GpuBuf, xOff, rows, n, out as GpuBuf, outOff); }
 
-  topK(x: Buf, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
+  topK(x: Buf, xOff: number, add: Buf, sentences: number, beams: number, n: number, k: number, out: Buf): void {
+    // the shader reads x from its start: a step shared by several calls (batcher.ts) runs on wasm only
+    if (xOff !== 0) throw new UnsupportedError('the WebGPU backend ranks top-k candidates only from the start of a buffer (xOff 0)');
     const key = `${sentences}x${beams}x${n}x${k}`;
     let part = this.topkParts.get(key);
     if (!part) {
