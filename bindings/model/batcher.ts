@@ -12,9 +12,9 @@
 // While a batch runs it holds the model (other kinds of call — stream, encode, decoderLogits — wait for it).
 import type { Backend, Buf } from '../backends/backend.js';
 import { AbortedError, InputError } from '../errors.js';
-import { generate as runGenerate } from '../generation/index.js';
+import { generate as runGenerate, generateStream } from '../generation/index.js';
 import { yieldToEventLoop } from '../generation/greedy.js';
-import type { GenerateOutput, ResolvedGenerateConfig } from '../generation/types.js';
+import type { GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
 import { show } from '../validate.js';
 import { decodeStep, DecoderSessionImpl, DecoderState, StepScratch, stepScratchFloats, type Batch } from './forward.js';
 import type { ModelWeights } from './weights.js';
@@ -82,6 +82,8 @@ class BatchMember extends DecoderSessionImpl {
 const SLICE_MS = 4;
 
 interface Region { mark: number; live: boolean; member: BatchMember }
+/** A call in the batch: what it asked for, and its memory once it has joined. */
+export interface Call { need: CallNeed; region: Region | null; left?: boolean }
 interface Waiter { need: CallNeed; admit: () => void; fail: (e: unknown) => void }
 
 /** What the shared batch did since the model was loaded (serving diagnostics). */
@@ -118,26 +120,43 @@ export class Batcher {
   /** Generates for `batch` in the shared batch, once it has room for `need`. */
   async generate(batch: Batch, cfg: ResolvedGenerateConfig, need: CallNeed): Promise<GenerateOutput> {
     await this.admit(need, cfg.signal);
-    let region: Region | null = null;
+    const call: Call = { need, region: null };
     try {
-      return await runGenerate((beams) => {
-        const mark = this.b.mark();
-        let state: DecoderState;
-        try {
-          state = new DecoderState(this.b, this.w, batch, beams, cfg.maxLength); // runs the encoder now
-        } catch (e) {
-          this.b.release(mark);
-          throw e;
-        }
-        const member = new BatchMember(this.b, this.w, state, this);
-        region = { mark, live: true, member };
-        this.regions.push(region);
-        this.members.push(member);
-        return member;
-      }, batch.B, cfg);
+      return await runGenerate((beams) => this.join(call, batch, beams, cfg.maxLength), batch.B, cfg);
     } finally {
-      this.leave(need, region);
+      this.leave(call);
     }
+  }
+
+  /** generateStream in the shared batch: greedy yields an event per step as that step ends for this call. The call
+   *  leaves when the stream ends or is closed; `onCall` gets it at once, so a stream dropped without return()
+   *  can be ended by its owner (leave()). */
+  async *stream(batch: Batch, cfg: ResolvedGenerateConfig, need: CallNeed, onCall: (call: Call) => void): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
+    const call: Call = { need, region: null };
+    onCall(call);
+    await this.admit(need, cfg.signal);
+    try {
+      return yield* generateStream((beams) => this.join(call, batch, beams, cfg.maxLength), batch.B, cfg);
+    } finally {
+      this.leave(call);
+    }
+  }
+
+  /** The call's session: its decoder memory on top of the stack (its encoder runs now), its rows in the next step. */
+  private join(call: Call, batch: Batch, beams: number, maxLen: number): BatchMember {
+    const mark = this.b.mark();
+    let state: DecoderState;
+    try {
+      state = new DecoderState(this.b, this.w, batch, beams, maxLen);
+    } catch (e) {
+      this.b.release(mark);
+      throw e;
+    }
+    const member = new BatchMember(this.b, this.w, state, this);
+    call.region = { mark, live: true, member };
+    this.regions.push(call.region);
+    this.members.push(member);
+    return member;
   }
 
   /** Bytes the batch holds: what is on its part of the stack (live calls, and ended ones below live ones), or what
@@ -178,7 +197,7 @@ export class Batcher {
       await this.start();
       this.checkUsable();
     } catch (e) {
-      this.leave(need, null);
+      this.leave({ need, region: null });
       throw e;
     }
   }
@@ -208,10 +227,14 @@ export class Batcher {
     }
   }
 
-  /** A call ended: its rows leave, its memory goes back once nothing above it is live, the batch ends when empty. */
-  private leave(need: CallNeed, region: Region | null): void {
-    this.rows -= need.rows;
-    this.reserved -= need.bytes;
+  /** A call ended: its rows leave, its memory goes back once nothing above it is live, the batch ends when empty.
+   *  Once per call (a second leave does nothing). */
+  leave(call: Call): void {
+    if (call.left) return;
+    call.left = true;
+    this.rows -= call.need.rows;
+    this.reserved -= call.need.bytes;
+    const region = call.region;
     if (region) {
       region.live = false;
       this.members.splice(this.members.indexOf(region.member), 1);

@@ -10,7 +10,7 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { generate as runGenerate, generateStream } from '../generation/index.js';
 import type { DecoderFactory, GenerateOptions, GenerateOutput, GenerationEvent, ResolvedGenerateConfig } from '../generation/types.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { Batcher, type BatchingOptions, type BatchStats } from './batcher.js';
+import { Batcher, type BatchingOptions, type BatchStats, type Call, type CallNeed } from './batcher.js';
 import { DecoderSessionImpl, encode, workingFloats, type Batch } from './forward.js';
 import { checkDecoderLength, checkWorkingMemory, decoderRows, padBatch, prepareGenerate, WASM_MEMORY_BYTES, type PreparedCall } from './inputs.js';
 import type { ModelWeights } from './weights.js';
@@ -44,7 +44,7 @@ interface CallShape { keys: number; rows: number; topK?: number }
 /** A stream's working memory: regions of backend memory (from a mark up) that live from its first event to its end.
  *  Streams release the model between events, so several may be open: a region is released only when no open
  *  stream's region lies above it (backend memory is a stack). */
-interface StreamEntry { live: boolean; regions: { backend: Backend; mark: number }[] }
+interface StreamEntry { live: boolean; regions: { backend: Backend; mark: number }[]; call?: { batcher: Batcher; call: Call } }
 
 /** Streams dropped without return(): their memory is given back when the iterator is garbage-collected. */
 const abandoned = typeof FinalizationRegistry === 'function'
@@ -123,11 +123,7 @@ export class Seq2SeqModel {
     if (batcher) {
       this.checkUsable();
       const { batch, cfg, text } = this.prepare(input, options);
-      const w = this.primary.weights;
-      checkDecoderLength(w, cfg.maxLength);
-      const topK = cfg.numBeams > 1 ? Math.max(2, 1 + cfg.eosTokenIds.length) * cfg.numBeams : 0;
-      const need = { rows: batch.B * cfg.numBeams, bytes: workingFloats(w, batch.B, batch.S, cfg.numBeams, cfg.maxLength, topK) * 4 };
-      const out: ModelGenerateOutput = await batcher.generate(batch, cfg, need);
+      const out: ModelGenerateOutput = await batcher.generate(batch, cfg, this.need({ batch, cfg }));
       if (text) out.text = this.tokenizer!.decodeBatch(out.sequences);
       return out;
     }
@@ -157,16 +153,28 @@ export class Seq2SeqModel {
 
   private async *streamEvents(input: GenerateInput, options: ModelGenerateOptions, entry: StreamEntry): AsyncGenerator<GenerationEvent & { text?: string[] }, ModelGenerateOutput, undefined> {
     let events: AsyncGenerator<GenerationEvent, GenerateOutput, undefined> | null = null;
+    const batcher = this.batcher();
     try {
-      const { batch, cfg, text } = await this.exclusive(async () => {
-        const call = this.prepare(input, options);
-        const r = this.runnerFor(this.shape(call.batch, call.cfg));
-        this.streams.push(entry);
-        entry.regions.push({ backend: r.backend, mark: r.backend.mark() });
-        events = this.streamWithFallback(r, call.batch, call.cfg, entry);
-        return call;
-      });
-      const next = () => this.exclusive(() => events!.next()); // one event per turn
+      let next: () => Promise<IteratorResult<GenerationEvent, GenerateOutput>>;
+      let prepared: PreparedCall;
+      if (batcher) { // a call in the shared batch (its memory is the batch's)
+        this.checkUsable();
+        prepared = this.prepare(input, options);
+        const it = batcher.stream(prepared.batch, prepared.cfg, this.need(prepared), (call) => { entry.call = { batcher, call }; });
+        events = it;
+        next = () => it.next();
+      } else {
+        prepared = await this.exclusive(async () => {
+          const call = this.prepare(input, options);
+          const r = this.runnerFor(this.shape(call.batch, call.cfg));
+          this.streams.push(entry);
+          entry.regions.push({ backend: r.backend, mark: r.backend.mark() });
+          events = this.streamWithFallback(r, call.batch, call.cfg, entry);
+          return call;
+        });
+        next = () => this.exclusive(() => events!.next()); // one event per turn
+      }
+      const { batch, cfg, text } = prepared;
       if (!text) {
         for (;;) {
           const n = await next();
@@ -196,15 +204,20 @@ export class Seq2SeqModel {
     } finally {
       abandoned?.unregister(entry);
       const open = events as AsyncGenerator<GenerationEvent, GenerateOutput, undefined> | null;
-      await this.afterCalls(async () => {
-        await open?.return(undefined as never).catch(() => undefined); // runs the search's own finally blocks
-        this.endStreamNow(entry);
-      });
+      // closing the search runs its own finally blocks (a batched call leaves the batch there)
+      if (batcher) await open?.return(undefined as never).catch(() => undefined);
+      else {
+        await this.afterCalls(async () => {
+          await open?.return(undefined as never).catch(() => undefined);
+          this.endStreamNow(entry);
+        });
+      }
     }
   }
 
   /** @internal A stream is over (its iterator was collected): its memory goes back when nothing above is open. */
   endStream(entry: StreamEntry): void {
+    if (entry.call) { entry.call.batcher.leave(entry.call.call); return; }
     void this.afterCalls(async () => this.endStreamNow(entry));
   }
 
@@ -349,6 +362,13 @@ export class Seq2SeqModel {
     const { backend, weights } = this.primary;
     this.batch_ ??= new Batcher(backend, weights, this.batching, (fn) => this.exclusive(fn), () => this.checkUsable());
     return this.batch_;
+  }
+
+  /** What a call asks of the shared batch: its rows, and its memory (an upper bound). */
+  private need({ batch, cfg }: { batch: Batch; cfg: ResolvedGenerateConfig }): CallNeed {
+    const w = this.primary.weights;
+    checkDecoderLength(w, cfg.maxLength);
+    return { rows: batch.B * cfg.numBeams, bytes: workingFloats(w, batch.B, batch.S, cfg.numBeams, cfg.maxLength, this.shape(batch, cfg).topK) * 4 };
   }
 
   /** Sessions over `r` for this batch: each runs the encoder, then decodes up to maxLength tokens. */

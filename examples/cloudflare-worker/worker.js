@@ -18,6 +18,13 @@ import weights from './model/model.safetensors';
 const MAX_CHARS = 2000;
 let loading;   // the model, loaded by the first request and kept while this isolate lives
 
+// Requests that this isolate serves at the same time share the one model: their words run through shared decoder
+// steps (continuous batching), each request getting exactly its own answer. The bounds keep the batch inside a
+// Worker's 128 MB (JS and wasm together): the int8 G2P model takes ~2.5 MB of wasm memory, and a decoder row of it
+// ~0.1 MB at most, so 256 rows (64 words × 4 beams) and 32 MB of working memory leave ample room; requests beyond
+// that wait for room, in order (docs/runtimes.md, "Serving").
+const BATCHING = { maxRows: 256, maxMemory: 32 * 2 ** 20 };
+
 export default {
   async fetch(request) {
     const url = new URL(request.url);
@@ -28,7 +35,7 @@ export default {
     const cold = !loading;
     loading ??= Phonemizer.load(
       { 'config.json': config, 'generation_config.json': generationConfig, 'vocab.json': vocab, 'model.safetensors': weights },
-      { wasm: kernels },
+      { wasm: kernels, batching: BATCHING },
     );
     try {
       const words = await (await loading).phonemize(text);

@@ -2,6 +2,7 @@
 // (dist/deno); cachedUrlSource keeps downloads in Deno's Cache API; the example type-checks against the
 // shipped declarations.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,8 +49,33 @@ describe('Deno', () => {
   });
 
   it('deno check: the example type-checks against dist/deno/wasm-seq2seq.d.ts', async () => {
-    const r = await run(DENO, ['check', 'examples/deno/phonemize.ts', 'examples/deno/from-url.ts', 'examples/deno/from-hub.ts'], { env: env() });
+    const r = await run(DENO, ['check', 'examples/deno/phonemize.ts', 'examples/deno/from-url.ts', 'examples/deno/from-hub.ts', 'examples/deno/serve.ts'], { env: env() });
     expect(r.code, r.out).toBe(0);
+  });
+
+  it('examples/deno/serve.ts: concurrent requests share the model and each gets its own answer', async () => {
+    const texts = ['Zorblat quints', 'Mavrodine flusk', 'Pellucid trombe', 'Gestrin oxvale', 'Quandrel bimp', 'Sprofnig wurtle', 'Klembo daverish', 'Frindle posk'];
+    const want = await nodePhonemes(dir, texts);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const server = spawn(DENO, ['run', '--allow-read', '--allow-net=127.0.0.1', 'examples/deno/serve.ts', '--port', String(port), '--model', dir],
+      { cwd: ROOT, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    server.stdout.on('data', (d) => { log += d; });
+    server.stderr.on('data', (d) => { log += d; });
+    try {
+      for (let i = 0; !log.includes('listening on'); i++) {
+        if (server.exitCode !== null || i > 600) throw new Error(`serve.ts did not start:\n${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const base = `http://127.0.0.1:${port}/`;
+      const got = await Promise.all(texts.map(async (t) => (await fetch(`${base}?text=${encodeURIComponent(t)}`)).json()));
+      got.forEach((j, i) => expect(j.words, texts[i]).toEqual(want[texts[i]]));
+      const stats = await (await fetch(`${base}stats`)).json();
+      expect(stats.steps).toBeGreaterThan(0);
+      record('deno serve', { requests: texts.length, ...stats });
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 
   it('cachedUrlSource: Cache API copies, a second run loads with the server refusing model requests', async () => {

@@ -13,6 +13,9 @@ import { ROOT, snapshotModel, nodePhonemes, record, round } from './helpers.mjs'
 
 const WORKERD = join(ROOT, 'node_modules/.bin/workerd');
 const TEXTS = ['Hello world', 'The worker reads 12 tokens, then answers.'];
+// sent all at once: the isolate's requests share decoder steps, each must still get its own answer
+const CONCURRENT = ['Zorblat quints', 'Mavrodine flusk', 'Pellucid trombe', 'Gestrin oxvale', 'Quandrel bimp', 'Sprofnig wurtle',
+  'Klembo daverish', 'Frindle posk', 'Yarrowvane stoop', 'Blinthe corvask', 'Tressimor quell', 'Vantrope gish'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let tmp;
@@ -26,7 +29,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wasm-seq2seq-worker-'));
   const int8 = convertModelDir(await snapshotModel(), join(tmp, 'g2p-en-int8'), 'int8');
   built = await buildWorker({ model: int8, out: join(tmp, 'worker') });
-  expected = await nodePhonemes(int8, TEXTS, { lexicon: false });   // the Worker embeds the model only (3 MB limit)
+  expected = await nodePhonemes(int8, [...TEXTS, ...CONCURRENT], { lexicon: false });   // the Worker embeds the model only (3 MB limit)
 
   const port = 20000 + Math.floor(Math.random() * 20000);
   base = `http://127.0.0.1:${port}/`;
@@ -86,6 +89,15 @@ describe('Cloudflare Worker (workerd)', () => {
     expect(warm.body.cold).toBe(false);
     expect(warm.body.words).toEqual(expected[TEXTS[1]]);
     record('workerd', { serveStartMs: round(startMs), coldRequestMs: round(cold.ms), warmRequestMs: round(warm.ms) });
+  });
+
+  it('concurrent requests share the model and each gets its own answer', async () => {
+    const got = await Promise.all(CONCURRENT.map((t) => get(`?text=${encodeURIComponent(t)}`)));
+    got.forEach((r, i) => {
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.words, CONCURRENT[i]).toEqual(expected[CONCURRENT[i]]);
+    });
+    record('workerd concurrent', { requests: CONCURRENT.length, slowestMs: round(Math.max(...got.map((r) => r.ms))) });
   });
 
   it('bad requests get JSON errors, not crashes', async () => {
