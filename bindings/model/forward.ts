@@ -132,7 +132,6 @@ export class DecoderState {
   readonly encMask: Buf;
   readonly crossKV: Buf[] = [];
   readonly cache: Buf[] = [];
-  private readonly saved: Buf;
 
   constructor(private readonly b: Backend, private readonly w: ModelWeights, batch: Batch, readonly beams: number, readonly maxLen: number) {
     const { B, S } = batch, A = w.attnWidth, R = B * beams;
@@ -148,7 +147,6 @@ export class DecoderState {
       this.crossKV.push(kv);
     }
     for (let l = 0; l < w.decLayers.length; l++) this.cache.push(b.alloc(R * maxLen * 2 * A, 'self K|V cache [R, T, 2A]'));
-    this.saved = b.alloc(R * maxLen * 2 * A, 'reorder staging [R, T, 2A]');
   }
 
   /** Row r of every self-attention cache becomes old row index[r] (transformers' _reorder_cache); with
@@ -172,7 +170,15 @@ export class DecoderState {
     if (index.length !== R || index.some((s) => !Number.isInteger(s) || s < 0 || s >= this.rows)) {
       throw new InputError(`reorder() takes ${R} row indices in [0, ${this.rows}), got ${index.length}`);
     }
-    for (const cache of this.cache) this.b.reorderRows(cache, this.maxLen * 2 * A, this.t * 2 * A, index, this.saved);
+    // staging for rows moved over each other: on top of the memory stack for this call only (reorder runs between
+    // steps, so nothing else allocates meanwhile)
+    const mark = this.b.mark();
+    try {
+      const saved = this.b.alloc(this.rows * this.maxLen * 2 * A, 'reorder staging [R, T, 2A]');
+      for (const cache of this.cache) this.b.reorderRows(cache, this.maxLen * 2 * A, this.t * 2 * A, index, saved);
+    } finally {
+      this.b.release(mark);
+    }
     this.rows = R;
   }
 }
