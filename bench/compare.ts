@@ -1,6 +1,6 @@
 // `npm run bench`: wasm-seq2seq against onnxruntime-web (wasm backend, 1 thread, SIMD) on a Marian-size model
 // (opus-mt-en-de's shape, random weights), one table side by side. A benchmark, never part of `npm test`.
-//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--ort-int8] [--threads N] [--relaxed-simd] [--webgpu]
+//   node --expose-gc dist/bench/compare.js [--json] [--quick] [--int8] [--ort-int8] [--threads N] [--relaxed-simd] [--webgpu] [--no-serve]
 // Order: make the models if missing (tools/bench/make_marian.py) -> check both runtimes give the same logits
 // -> encoder / greedy / 4-beam decode (both loaded in one process, samples interleaved so load drifts hit
 // both alike) -> kernel GFLOP/s (our GEMM vs a one-node ORT MatMul graph, interleaved) -> cold start and
@@ -198,3 +198,11 @@ lines.push('  time of the whole generate call (encoder + setup + 64 steps); 4-be
 lines.push(`ratio us/them < 1 is better for ms, MiB, KiB; > 1 for tokens/s and GFLOP/s. noisy (!): other processes used >= ${NOISY_OTHERS}`);
 lines.push(`  core while the row ran, or the 1-min load average before it was >= ${NOISY_LOAD} (the cores here). Total ${f(machine.wallSeconds, 0)} s.`);
 console.log(lines.join('\n'));
+
+// Serving: the same model's throughput with concurrent requests (continuous batching) and their time to first
+// token, ours only (onnxruntime-web has no batching of separate requests); bench/serve.ts, its own process.
+if (!args.includes('--no-serve')) {
+  const serveArgs = ['--expose-gc', ...(relaxed && Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : []),
+    join(ROOT, 'dist', 'bench', 'serve.js'), ...(quick ? ['--quick'] : []), ...(relaxed ? ['--relaxed-simd'] : [])];
+  await new Promise<void>((res, rej) => spawn(process.execPath, serveArgs, { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? res() : rej(new Error(`bench/serve.js exited with ${code}`)))));
+}

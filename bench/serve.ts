@@ -28,7 +28,7 @@ function requests(n: number, beams: number, minSteps: number, maxSteps: number, 
   const rnd = (k: number) => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s % k; };
   return Array.from({ length: n }, (_, i) => {
     const len = 6 + ((i * 7) % 30);
-    return { ids: [...Array.from({ length: len }, () => 10 + rnd(vocab - 20)), 0], steps: minSteps + ((i * 11) % (maxSteps - minSteps + 1)), beams };
+    return { ids: [...Array.from({ length: len }, () => 10 + rnd(vocab - 20)), 0], steps: minSteps + ((i * 7) % (maxSteps - minSteps + 1)), beams };
   });
 }
 
