@@ -5,11 +5,12 @@
 // batch 1 a decoder step is memory-bound, which makes the extra rows nearly free. Results are each call's own:
 // attention, ranking and the search run per call, and a row's GEMM outputs do not depend on the other rows.
 //
-// Memory is the backend's stack: the batch takes a mark when it starts, each call's decoder memory (caches, cross
-// K|V) goes on top as it is admitted, and a step's scratch above that for the step alone. A call that ends
-// releases its memory once every call above it has ended too; the whole batch's memory goes when the last call
-// ends. Admission is bounded by rows and by bytes (maxRows, maxMemory); calls over the bound wait, in order.
-// While a batch runs it holds the model (other kinds of call — stream, encode, decoderLogits — wait for it).
+// Memory is the backend's stack: each call's decoder memory (caches, cross K|V) goes on top as it joins, and a
+// step's scratch above that for the step alone. A call that ends releases its memory once every call above it has
+// ended too. Admission is bounded by rows and by bytes (maxRows, maxMemory); calls over the bound wait, in order.
+// Everything that takes or gives back backend memory for longer than one synchronous stretch — a join (its
+// encoder), a step, a release — runs as a turn of the model's call queue, so other calls (encode, decoderLogits,
+// calls on a model without batching) run between the batch's turns and find the stack as they left it.
 import type { Backend, Buf } from '../backends/backend.js';
 import { AbortedError, InputError } from '../errors.js';
 import { generate as runGenerate, generateStream } from '../generation/index.js';
@@ -103,26 +104,23 @@ export class Batcher {
   private readonly waiting: Waiter[] = [];
   private rows = 0;
   private reserved = 0;
-  /** Resolved while the batch holds the model; null when idle. */
-  private held: Promise<void> | null = null;
-  private base = 0;
-  private endHold: (() => void) | null = null;
   private stepQueued = false;
   /** When the event loop last turned between steps. */
   private lastTurn = 0;
 
   constructor(private readonly b: Backend, private readonly w: ModelWeights, private readonly bounds: Required<BatchingOptions>,
-    /** Runs fn when the model is free, holding it until fn's promise settles (the model's call queue). */
-    private readonly hold: (fn: () => Promise<void>) => Promise<void>,
+    /** Runs fn as the model's next turn (its call queue), after the calls queued before it. */
+    private readonly turn: <T>(fn: () => Promise<T>) => Promise<T>,
     /** Throws when the model can no longer be used (disposed). */
     private readonly checkUsable: () => void) {}
 
   /** Generates for `batch` in the shared batch, once it has room for `need`. */
   async generate(batch: Batch, cfg: ResolvedGenerateConfig, need: CallNeed): Promise<GenerateOutput> {
-    await this.admit(need, cfg.signal);
     const call: Call = { need, region: null };
+    await this.admit(call, cfg.signal);
     try {
-      return await runGenerate((beams) => this.join(call, batch, beams, cfg.maxLength), batch.B, cfg);
+      const member = await this.join(call, batch, cfg);
+      return await runGenerate(() => member, batch.B, cfg);
     } finally {
       this.leave(call);
     }
@@ -134,35 +132,41 @@ export class Batcher {
   async *stream(batch: Batch, cfg: ResolvedGenerateConfig, need: CallNeed, onCall: (call: Call) => void): AsyncGenerator<GenerationEvent, GenerateOutput, undefined> {
     const call: Call = { need, region: null };
     onCall(call);
-    await this.admit(need, cfg.signal);
+    await this.admit(call, cfg.signal);
     try {
-      return yield* generateStream((beams) => this.join(call, batch, beams, cfg.maxLength), batch.B, cfg);
+      const member = await this.join(call, batch, cfg);
+      return yield* generateStream(() => member, batch.B, cfg);
     } finally {
       this.leave(call);
     }
   }
 
-  /** The call's session: its decoder memory on top of the stack (its encoder runs now), its rows in the next step. */
-  private join(call: Call, batch: Batch, beams: number, maxLen: number): BatchMember {
-    const mark = this.b.mark();
-    let state: DecoderState;
-    try {
-      state = new DecoderState(this.b, this.w, batch, beams, maxLen);
-    } catch (e) {
-      this.b.release(mark);
-      throw e;
-    }
-    const member = new BatchMember(this.b, this.w, state, this);
-    call.region = { mark, live: true, member };
-    this.regions.push(call.region);
-    this.members.push(member);
-    return member;
+  /** The call's session, made in a turn: its decoder memory on top of the stack (its encoder runs now), its rows
+   *  in the next step. */
+  private join(call: Call, batch: Batch, cfg: ResolvedGenerateConfig): Promise<BatchMember> {
+    return this.turn(async () => {
+      this.checkUsable();
+      if (cfg.signal?.aborted) throw new AbortedError('generation was aborted', { cause: cfg.signal.reason });
+      const mark = this.b.mark();
+      let state: DecoderState;
+      try {
+        state = new DecoderState(this.b, this.w, batch, cfg.numBeams, cfg.maxLength);
+      } catch (e) {
+        this.b.release(mark);
+        throw e;
+      }
+      const member = new BatchMember(this.b, this.w, state, this);
+      call.region = { mark, live: true, member };
+      this.regions.push(call.region);
+      this.members.push(member);
+      return member;
+    });
   }
 
   /** Bytes the batch holds: what is on its part of the stack (live calls, and ended ones below live ones), or what
    *  the admitted calls may take, whichever is more (a call admitted takes its memory when its encoder runs). */
   private get heldBytes(): number {
-    const stacked = this.endHold ? this.b.mark() - this.base : 0; // the wasm backend's marks are byte offsets
+    const stacked = this.regions.length > 0 ? this.b.mark() - this.regions[0].mark : 0; // wasm marks are byte offsets
     return Math.max(stacked, this.reserved);
   }
 
@@ -173,9 +177,10 @@ export class Batcher {
       this.heldBytes + need.bytes + stepScratchFloats(this.w, rows) * 4 <= this.bounds.maxMemory;
   }
 
-  /** Resolves when the call may join (the batch holds the model and has room); waiters are admitted in order. The
-   *  call's rows and bytes count from the moment it is admitted. */
-  private async admit(need: CallNeed, signal: AbortSignal | null): Promise<void> {
+  /** Resolves when the call may join (the batch has room); waiters are admitted in order. The call's rows and bytes
+   *  count from the moment it is admitted (leave() gives them back). */
+  private async admit(call: Call, signal: AbortSignal | null): Promise<void> {
+    const { need } = call;
     if (signal?.aborted) throw new AbortedError('generation was aborted', { cause: signal.reason });
     if (this.waiting.length > 0 || !this.fits(need)) {
       this.stats.queued++;
@@ -193,30 +198,11 @@ export class Batcher {
     } else {
       this.take(need);
     }
-    try {
-      await this.start();
-      this.checkUsable();
-    } catch (e) {
-      this.leave({ need, region: null });
-      throw e;
-    }
   }
 
   private take(need: CallNeed): void {
     this.rows += need.rows;
     this.reserved += need.bytes;
-  }
-
-  /** The batch takes the model (once, when it starts) and its base mark. */
-  private start(): Promise<void> {
-    this.held ??= new Promise<void>((resolve, reject) => {
-      this.hold(() => new Promise<void>((end) => {
-        this.base = this.b.mark();
-        this.endHold = end;
-        resolve();
-      })).catch(reject);
-    });
-    return this.held;
   }
 
   private admitWaiting(): void {
@@ -227,8 +213,8 @@ export class Batcher {
     }
   }
 
-  /** A call ended: its rows leave, its memory goes back once nothing above it is live, the batch ends when empty.
-   *  Once per call (a second leave does nothing). */
+  /** A call ended: its rows leave, its memory goes back (in a turn) once nothing above it is live. Once per call
+   *  (a second leave does nothing). */
   leave(call: Call): void {
     if (call.left) return;
     call.left = true;
@@ -239,20 +225,18 @@ export class Batcher {
       region.live = false;
       this.members.splice(this.members.indexOf(region.member), 1);
     }
-    while (this.regions.length > 0 && !this.regions[this.regions.length - 1].live) this.b.release(this.regions.pop()!.mark);
-    if (this.rows === 0 && this.regions.length === 0 && this.endHold) {
-      this.b.release(this.base);
-      this.held = null;
-      const end = this.endHold;
-      this.endHold = null;
-      end();
+    if (region) {
+      void this.turn(async () => {
+        while (this.regions.length > 0 && !this.regions[this.regions.length - 1].live) this.b.release(this.regions.pop()!.mark);
+        this.admitWaiting(); // the memory bound may have room now
+      });
     }
     this.admitWaiting();
     this.stepRequested(); // the others may all be waiting for this one
   }
 
   /**
-   * A member asked for a step. With every member asking, the step runs at once (in a microtask) — unless the batch
+   * A member asked for a step. With every member asking, the step runs at once (the model's next turn) — unless the batch
    * has run for SLICE_MS since it last let the event loop turn: then it runs after one turn, so requests arriving
    * meanwhile (I/O, timers, abort events) are admitted between steps. With some member not asking yet (a slow
    * stream reader), the step waits up to two turns for it, then runs without it (it joins the step after).
@@ -262,7 +246,7 @@ export class Batcher {
     this.stepQueued = true;
     const all = this.members.every((m) => m.pending);
     if (all && performance.now() - this.lastTurn < SLICE_MS) {
-      queueMicrotask(() => { this.stepQueued = false; this.step(); });
+      this.stepTurn(false);
     } else {
       void yieldToEventLoop().then(() => this.runStep(all ? 2 : 1));
     }
@@ -274,9 +258,16 @@ export class Batcher {
       void yieldToEventLoop().then(() => this.runStep(turns + 1));
       return;
     }
-    this.stepQueued = false;
-    this.lastTurn = performance.now();
-    this.step();
+    this.stepTurn(true);
+  }
+
+  /** The step, as the model's next turn (after the event loop turned, with `turned`). */
+  private stepTurn(turned: boolean): void {
+    void this.turn(async () => {
+      this.stepQueued = false;
+      if (turned) this.lastTurn = performance.now();
+      this.step();
+    });
   }
 
   /** One decoder step of every member that asked for one; each member's operation then runs on its rows. */

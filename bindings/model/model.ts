@@ -360,7 +360,7 @@ export class Seq2SeqModel {
     this.checkPrimary();
     if (!this.batching || this.primary.backend.kind !== 'wasm') return null;
     const { backend, weights } = this.primary;
-    this.batch_ ??= new Batcher(backend, weights, this.batching, (fn) => this.exclusive(fn), () => this.checkUsable());
+    this.batch_ ??= new Batcher(backend, weights, this.batching, (fn) => this.afterCalls(fn), () => this.checkUsable());
     return this.batch_;
   }
 

@@ -154,15 +154,25 @@ describe('the shared batch', () => {
     await expect(m.generate(list[0].input, list[0].options)).rejects.toThrow(InputError);
   });
 
-  it('other kinds of call wait for the batch and see its memory gone', async () => {
+  it('other kinds of call run between the batch\'s steps, also while a stream in it stays open', async () => {
     const m = await loadModel(dir, { tokenizer: false });
+    const ref = await loadModel(dir, { tokenizer: false, batching: false });
+    const before = heapUsed(m);
     const gens = list.slice(0, 3).map((c) => m.generate(c.input, c.options));
-    const enc = m.encode(list[0].input);
-    const events = [];
-    for await (const ev of m.stream(list[1].input, list[1].options)) events.push(ev);
-    await Promise.all([...gens, enc]);
-    expect(events.at(-1)!.type).toBe('done');
+    const open = m.stream(list[1].input, { maxNewTokens: 30, minNewTokens: 30 });
+    await open.next();
+    // encode and decoderLogits while the batch runs and the stream is open (and not read): answered, not blocked
+    const [enc, refEnc] = [await m.encode(list[0].input), await ref.encode(list[0].input)];
+    expect(enc.data).toEqual(refEnc.data);
+    const logits = await m.decoderLogits(list[0].input, [[config.decoder_start_token_id, 5, 6]]);
+    expect(logits.data).toEqual((await ref.decoderLogits(list[0].input, [[config.decoder_start_token_id, 5, 6]])).data);
+    const got = await Promise.all(gens);
+    for (let i = 0; i < 3; i++) expect(got[i].sequences).toEqual((await ref.generate(list[i].input, list[i].options)).sequences);
+    await open.return(undefined as never);
+    await m.encode(list[0].input); // a turn after the stream's release
+    expect(heapUsed(m)).toBe(before);
     m.dispose();
+    ref.dispose();
   });
 
   it('rejects a bad batching option by name', async () => {
