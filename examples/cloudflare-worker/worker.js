@@ -20,9 +20,9 @@ let loading;   // the model, loaded by the first request and kept while this iso
 
 // Requests that this isolate serves at the same time share the one model: their words run through shared decoder
 // steps (continuous batching), each request getting exactly its own answer. The bounds keep the batch inside a
-// Worker's 128 MB (JS and wasm together): the int8 G2P model takes ~2.5 MB of wasm memory, and a decoder row of it
-// ~0.1 MB at most, so 256 rows (64 words × 4 beams) and 32 MB of working memory leave ample room; requests beyond
-// that wait for room, in order (docs/runtimes.md, "Serving").
+// Worker's 128 MB (JS and wasm together): the int8 G2P model takes 2.1 MiB of wasm memory and a word in flight
+// ~1.1 MiB (4 beams × 64 tokens of KV cache: the model's max_length), so 32 MiB holds ~25 words at once; words
+// beyond the bounds wait for room, in order (docs/runtimes.md, "Serving").
 const BATCHING = { maxRows: 256, maxMemory: 32 * 2 ** 20 };
 
 export default {
