@@ -21,7 +21,7 @@ let loading;   // the model, loaded by the first request and kept while this iso
 // Requests that this isolate serves at the same time share the one model: their words run through shared decoder
 // steps (continuous batching), each request getting exactly its own answer. The bounds keep the batch inside a
 // Worker's 128 MB (JS and wasm together): the int8 G2P model takes 2.1 MiB of wasm memory and a word in flight
-// ~1.1 MiB (4 beams × 64 tokens of KV cache: the model's max_length), so 32 MiB holds ~25 words at once; words
+// ~1.1 MiB (4 beams × 64 tokens of KV cache: the model's max_length), so 32 MiB holds ~23 words at once (admission counts 1.4 MiB, an upper bound); words
 // beyond the bounds wait for room, in order (docs/runtimes.md, "Serving").
 const BATCHING = { maxRows: 256, maxMemory: 32 * 2 ** 20 };
 
