@@ -10,6 +10,10 @@ import { NumericError, UnsupportedError } from '../../bindings/errors.js';
 import { f32ToF16Bits as f16Bits } from '../../bindings/weights/half.js';
 import { loadModel } from '../../bindings/model/load.js';
 import type { Seq2SeqModel } from '../../bindings/model/model.js';
+import type { Backend } from '../../bindings/backends/backend.js';
+import { DecoderSessionImpl } from '../../bindings/model/forward.js';
+import { padBatch } from '../../bindings/model/inputs.js';
+import type { ModelWeights } from '../../bindings/model/weights.js';
 import { FIXTURES, fixtureDir, golden, maxAbsDiff } from '../helpers/fixtures.js';
 import { readRaw, writeRaw } from '../helpers/safetensors.js';
 
@@ -143,6 +147,26 @@ for (const name of names) {
     if (!gpu.generationDefaults.forced_bos_token_id) {
       runs.push(['greedy, GPU argmax', { ...runs[0][1], ...noProcessors }], ['beam4, GPU top-k', { ...runs[1][1], ...noProcessors }]);
     }
+    it('finished sentences leave the session (the first leaves, later ones move up): the same logits after', async () => {
+      type Inner = { primary: { backend: Backend; weights: ModelWeights } };
+      const sessions = [gpu, wasm].map((model) => {
+        const { backend, weights } = (model as unknown as Inner).primary;
+        const batch = padBatch(weights, [ids[0], ids[1], ids[0]], [mask[0], mask[1], mask[0]], undefined, []);
+        return DecoderSessionImpl.create(backend, weights, batch, 2, 6);
+      });
+      const start = gpu.generationDefaults.decoder_start_token_id!;
+      const logits: Float32Array[][] = [[], []];
+      for (const [i, s] of sessions.entries()) {
+        await s.step(new Int32Array(6).fill(start));
+        await s.step(Int32Array.from([5, 6, 7, 8, 9, 10]));
+        s.reorder(Int32Array.from([3, 2, 4, 4]), Int32Array.from([1, 2])); // sentence 0 leaves; beams swap and copy
+        logits[i].push((await s.step(Int32Array.from([11, 12, 13, 14]))).slice());
+        s.reorder(Int32Array.from([2, 3]), Int32Array.from([1])); // now the first live one leaves
+        logits[i].push((await s.step(Int32Array.from([15, 16]))).slice());
+      }
+      for (let k = 0; k < 2; k++) expect(maxAbsDiff(logits[0][k], logits[1][k])).toBeLessThan(TOL);
+    });
+
     for (const [run, opts] of runs) {
       it(`generate ${run}: same tokens`, async () => {
         const a = await gpu.generate(ids, { ...opts, attentionMask: mask }), b = await wasm.generate(ids, { ...opts, attentionMask: mask });

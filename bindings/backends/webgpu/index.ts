@@ -188,7 +188,9 @@ export class WebGpuBackend implements Backend {
   reorderRows(buf: Buf, stride: number, used: number, index: Int32Array, scratch: Buf): void {
     if (used === 0 || index.every((s, r) => s === r)) return;
     const rec = this.recorder(), b = buf as GpuBuf, saved = scratch as GpuBuf, rowBytes = stride * 4;
-    rec.copy(b, 0, saved, 0, index.length * rowBytes);
+    // every source row is staged: with fewer rows after (finished rows leaving) a source may lie past the last new row
+    const sources = index.reduce((m, s) => Math.max(m, s), 0) + 1;
+    rec.copy(b, 0, saved, 0, sources * rowBytes);
     for (let r = 0; r < index.length; r++) if (index[r] !== r) rec.copy(saved, index[r] * rowBytes, b, r * rowBytes, used * 4);
   }
 
